@@ -1,0 +1,69 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ("-date_joined",)
+    list_display = (
+        "email",
+        "full_name",
+        "phone",
+        "role",
+        "email_verified",
+        "is_trusted_owner",
+        "is_flagged",
+        "is_staff",
+        "date_joined",
+    )
+    list_filter = (
+        "role",
+        "email_verified",
+        "is_trusted_owner",
+        "is_flagged",
+        "is_staff",
+        "is_active",
+    )
+    search_fields = ("email", "full_name", "phone")
+    readonly_fields = ("last_login", "date_joined")
+    actions = ("mark_trusted", "clear_flag")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Person"), {"fields": ("full_name", "phone", "role", "email_verified")}),
+        (_("Trust"), {"fields": ("is_trusted_owner", "is_flagged", "flag_reason")}),
+        (
+            _("Permissions"),
+            {
+                "fields": (
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                )
+            },
+        ),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "role", "password1", "password2"),
+            },
+        ),
+    )
+
+    @admin.action(description=_("Mark selected owners as trusted"))
+    def mark_trusted(self, request, queryset):
+        updated = queryset.update(is_trusted_owner=True)
+        self.message_user(request, _("%(n)d owners marked trusted.") % {"n": updated})
+
+    @admin.action(description=_("Clear the review flag"))
+    def clear_flag(self, request, queryset):
+        updated = queryset.update(is_flagged=False, flag_reason="")
+        self.message_user(request, _("%(n)d accounts cleared.") % {"n": updated})

@@ -1,0 +1,114 @@
+from django import forms
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    BaseUserCreationForm,
+    PasswordResetForm,
+)
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User, nepali_phone_validator, normalize_nepali_phone
+from accounts.tasks import send_email
+
+
+class PhoneCleanMixin:
+    def clean_phone(self):
+        phone = normalize_nepali_phone(self.cleaned_data.get("phone", ""))
+        if phone:
+            nepali_phone_validator(phone)
+        return phone
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        taken = User.objects.filter(email__iexact=email)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise ValidationError(
+                _(
+                    "An account with this email already exists. Log in or reset your password."
+                )
+            )
+        return email
+
+
+class SignUpForm(PhoneCleanMixin, BaseUserCreationForm):
+    role = forms.ChoiceField(
+        label=_("I am"),
+        choices=User.Role.choices,
+        widget=forms.RadioSelect,
+        initial=User.Role.TENANT,
+    )
+
+    class Meta:
+        model = User
+        fields = ("full_name", "email", "phone", "role")
+        widgets = {
+            "full_name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            "phone": forms.TextInput(
+                attrs={
+                    "autocomplete": "tel",
+                    "placeholder": "+977 98XXXXXXXX",
+                    "inputmode": "tel",
+                }
+            ),
+        }
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("Email address"),
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+    error_messages = {
+        "invalid_login": _(
+            "That email and password do not match an account. Check both and try "
+            "again, or reset your password."
+        ),
+        "inactive": _("This account is inactive."),
+    }
+
+
+class ProfileForm(PhoneCleanMixin, forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ("full_name", "email", "phone", "role")
+        widgets = {"role": forms.RadioSelect}
+        labels = {"role": _("I am")}
+
+
+class DeleteAccountForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise ValidationError(_("That password is not right."))
+        return password
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, sending its email through the task queue."""
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        send_email.enqueue(to=[to_email], subject=subject, body=body)

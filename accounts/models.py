@@ -1,0 +1,127 @@
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    PermissionsMixin,
+)
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+nepali_phone_validator = RegexValidator(
+    regex=r"^\+9779[78]\d{8}$",
+    message=_(
+        "Enter a Nepali mobile number: 10 digits starting 97 or 98, "
+        "for example +977 9841234567."
+    ),
+)
+
+
+def normalize_nepali_phone(value: str) -> str:
+    """Turns '98412 34567', '+977-9841234567' or '009779841234567' into '+9779841234567'."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if digits.startswith("00977"):
+        digits = digits[5:]
+    elif digits.startswith("977") and len(digits) == 13:
+        digits = digits[3:]
+    return f"+977{digits}" if digits else ""
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        email = self.normalize_email(email).lower()
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("email_verified", True)
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, username):
+        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    class Role(models.TextChoices):
+        TENANT = "tenant", _("Tenant: I am looking for a place")
+        OWNER = "owner", _("Owner: I have a place to rent out")
+
+    email = models.EmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=120)
+    phone = models.CharField(
+        _("mobile number"),
+        max_length=14,
+        blank=True,
+        validators=[nepali_phone_validator],
+        db_index=True,
+        help_text=_("Optional. Shown to a tenant only once you confirm their visit."),
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.TENANT)
+    email_verified = models.BooleanField(_("email verified"), default=False)
+    is_trusted_owner = models.BooleanField(
+        _("trusted owner"),
+        default=False,
+        help_text=_("Listings by a trusted owner publish without review."),
+    )
+    is_flagged = models.BooleanField(
+        _("flagged for review"),
+        default=False,
+        help_text=_("Set when reports are upheld or a phone number is shared."),
+    )
+    flag_reason = models.CharField(_("flag reason"), max_length=255, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    date_joined = models.DateTimeField(_("member since"), default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self):
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
+
+    def save(self, *args, **kwargs):
+        self.email = self.email.lower()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("accounts:profile")
+
+    @property
+    def first_name(self) -> str:
+        """What other users see of a person: the first word of the full name."""
+        return self.full_name.split(" ", 1)[0] if self.full_name else ""
+
+    def get_full_name(self):
+        return self.full_name
+
+    def get_short_name(self):
+        return self.first_name
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
+    @property
+    def is_tenant(self) -> bool:
+        return self.role == self.Role.TENANT

@@ -1,0 +1,61 @@
+from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.emails import send_templated_email
+from accounts.models import User
+from accounts.tokens import email_verification_token
+
+
+def verification_url(user: User) -> str:
+    uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+    token = email_verification_token.make_token(user)
+    return reverse("accounts:verify_email", kwargs={"uidb64": uidb64, "token": token})
+
+
+def user_send_verification(*, user: User) -> None:
+    """Emails the link that marks the address as verified."""
+    send_templated_email(
+        to=user.email,
+        template="accounts/emails/verify_email",
+        context={"user": user, "path": verification_url(user)},
+    )
+
+
+@transaction.atomic
+def user_sign_up(
+    *, email: str, full_name: str, password: str, role: str, phone: str = ""
+) -> User:
+    """Creates the account and sends the verification email after commit."""
+    user = User.objects.create_user(
+        email=email, full_name=full_name, password=password, role=role, phone=phone
+    )
+    user_send_verification(user=user)
+    return user
+
+
+def user_verify_email(*, user: User, token: str) -> bool:
+    """Marks the email verified when the token is valid; returns whether it was."""
+    if user.email_verified:
+        return True
+    if not email_verification_token.check_token(user, token):
+        return False
+    user.email_verified = True
+    user.save(update_fields=["email_verified"])
+    return True
+
+
+@transaction.atomic
+def user_change_email(*, user: User, email: str) -> None:
+    """A new address must be verified again before it counts."""
+    user.email = email
+    user.email_verified = False
+    user.save(update_fields=["email", "email_verified"])
+    user_send_verification(user=user)
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Deletes the account and, through the database's cascades, all it owns."""
+    user.delete()

@@ -1,0 +1,114 @@
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
+
+from accounts import services
+from accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignUpForm
+from accounts.models import User
+
+
+@ratelimit(key="ip", rate="10/h", method="POST", block=True)
+def sign_up(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.user_sign_up(
+            email=form.cleaned_data["email"],
+            full_name=form.cleaned_data["full_name"],
+            password=form.cleaned_data["password1"],
+            role=form.cleaned_data["role"],
+            phone=form.cleaned_data["phone"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(
+            request,
+            _(
+                "Welcome, %(name)s! We sent a link to %(email)s: open it to verify your email."
+            )
+            % {"name": user.first_name, "email": user.email},
+        )
+        return redirect("accounts:profile")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+def verify_email(request, uidb64, token):
+    try:
+        user = User.objects.get(pk=urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
+        user = None
+    if user is not None and services.user_verify_email(user=user, token=token):
+        messages.success(request, _("Your email is verified. Thank you!"))
+        return redirect(
+            "accounts:profile" if request.user.is_authenticated else "accounts:login"
+        )
+    return render(request, "accounts/verify_email_invalid.html", status=400)
+
+
+@login_required
+@require_POST
+@ratelimit(key="user", rate="5/h", method="POST", block=True)
+def resend_verification(request):
+    if request.user.email_verified:
+        messages.info(request, _("Your email is already verified."))
+    else:
+        services.user_send_verification(user=request.user)
+        messages.success(
+            request,
+            _("We sent a new link to %(email)s.") % {"email": request.user.email},
+        )
+    return redirect("accounts:profile")
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+@login_required
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        email_changed = "email" in form.changed_data
+        user = form.save()
+        if email_changed:
+            services.user_change_email(user=user, email=user.email)
+            messages.info(
+                request,
+                _("Your email changed: we sent a link to %(email)s to verify it.")
+                % {"email": user.email},
+            )
+        messages.success(request, _("Your profile is saved."))
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile_form.html", {"form": form})
+
+
+@login_required
+def delete_account(request):
+    form = DeleteAccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        logout(request)
+        services.user_delete(user=user)
+        messages.success(
+            request, _("Your account and everything in it has been deleted.")
+        )
+        return redirect("home")
+    return render(request, "accounts/user_confirm_delete.html", {"form": form})
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change_form.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form):
+        messages.success(self.request, _("Your password is changed."))
+        return super().form_valid(form)

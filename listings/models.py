@@ -1,0 +1,259 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+
+
+class LocalityQuerySet(models.QuerySet):
+    def for_picker(self):
+        return self.only("id", "name", "slug", "district").order_by("district", "name")
+
+
+class Locality(models.Model):
+    class District(models.TextChoices):
+        KATHMANDU = "Kathmandu", _("Kathmandu")
+        LALITPUR = "Lalitpur", _("Lalitpur")
+        BHAKTAPUR = "Bhaktapur", _("Bhaktapur")
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    district = models.CharField(_("district"), max_length=20, choices=District)
+    latitude = models.DecimalField(_("latitude"), max_digits=8, decimal_places=5)
+    longitude = models.DecimalField(_("longitude"), max_digits=8, decimal_places=5)
+    aliases = models.CharField(
+        _("other spellings"),
+        max_length=200,
+        blank=True,
+        help_text=_("Comma-separated spellings people type, e.g. 'Baneswor'."),
+    )
+
+    objects = LocalityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = _("localities")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def alias_list(self) -> list[str]:
+        return [a.strip() for a in self.aliases.split(",") if a.strip()]
+
+
+class ListingQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(status=Listing.Status.PUBLISHED)
+
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+
+class Listing(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PENDING = "pending", _("Pending review")
+        PUBLISHED = "published", _("Published")
+        REJECTED = "rejected", _("Rejected")
+        RENTED = "rented", _("Rented")
+        ARCHIVED = "archived", _("Archived")
+
+    class PropertyType(models.TextChoices):
+        ROOM = "room", _("Room")
+        FLAT = "flat", _("Flat")
+        APARTMENT = "apartment", _("Apartment")
+        HOUSE = "house", _("House")
+        SHOP = "shop", _("Shop / office")
+
+    class Bathroom(models.TextChoices):
+        ATTACHED = "attached", _("Attached")
+        SHARED = "shared", _("Shared")
+
+    class Furnishing(models.TextChoices):
+        UNFURNISHED = "unfurnished", _("Unfurnished")
+        SEMI = "semi", _("Semi-furnished")
+        FULL = "full", _("Fully furnished")
+
+    class WaterSource(models.TextChoices):
+        MUNICIPAL = "municipal", _("Municipal line / Melamchi")
+        BORING = "boring", _("Boring / deep well")
+        TANKER = "tanker", _("Tanker")
+        JAR = "jar", _("Jar only")
+        MIXED = "mixed", _("Municipal and boring")
+
+    class ElectricityBilling(models.TextChoices):
+        SUBMETER = "submeter", _("Own sub-meter at the official NEA rate")
+        OWNER_RATE = "owner_rate", _("Owner's per-unit rate")
+        INCLUDED = "included", _("Included in the rent")
+
+    class RoadSurface(models.TextChoices):
+        PITCHED = "pitched", _("Pitched (blacktop)")
+        GRAVEL = "gravel", _("Gravel")
+        DIRT = "dirt", _("Dirt")
+
+    class PreferredTenants(models.TextChoices):
+        ANYONE = "anyone", _("Anyone")
+        FAMILY = "family", _("Family")
+        PROFESSIONALS = "professionals", _("Working professionals")
+        STUDENTS = "students", _("Students")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="listings",
+        verbose_name=_("owner"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status, default=Status.DRAFT
+    )
+    rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+
+    title = models.CharField(_("title"), max_length=120)
+    slug = models.SlugField(_("slug"), max_length=140, blank=True)
+    description = models.TextField(_("description"), max_length=5000)
+    property_type = models.CharField(
+        _("property type"), max_length=10, choices=PropertyType
+    )
+
+    locality = models.ForeignKey(
+        Locality,
+        on_delete=models.PROTECT,
+        related_name="listings",
+        verbose_name=_("locality"),
+    )
+    street = models.CharField(_("street / tole"), max_length=120, blank=True)
+    landmark = models.CharField(_("landmark"), max_length=120, blank=True)
+    latitude = models.DecimalField(
+        _("map pin latitude"),
+        max_digits=8,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(27.4), MaxValueValidator(27.9)],
+    )
+    longitude = models.DecimalField(
+        _("map pin longitude"),
+        max_digits=8,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(85.1), MaxValueValidator(85.6)],
+    )
+
+    rent = models.PositiveIntegerField(
+        _("monthly rent (NPR)"),
+        validators=[MinValueValidator(500), MaxValueValidator(10_000_000)],
+    )
+    deposit = models.PositiveIntegerField(
+        _("security deposit (NPR)"),
+        default=0,
+        validators=[MaxValueValidator(100_000_000)],
+    )
+    negotiable = models.BooleanField(_("rent negotiable"), default=False)
+
+    bedrooms = models.PositiveSmallIntegerField(
+        _("bedrooms"), default=1, validators=[MaxValueValidator(20)]
+    )
+    bathrooms = models.PositiveSmallIntegerField(
+        _("bathrooms"), default=1, validators=[MaxValueValidator(20)]
+    )
+    bathroom_type = models.CharField(
+        _("bathroom"), max_length=10, choices=Bathroom, default=Bathroom.ATTACHED
+    )
+    kitchen = models.BooleanField(_("kitchen"), default=True)
+    living_room = models.BooleanField(_("living room"), default=False)
+    floor = models.PositiveSmallIntegerField(
+        _("floor"),
+        default=0,
+        help_text=_("0 is the ground floor."),
+        validators=[MaxValueValidator(40)],
+    )
+    furnishing = models.CharField(
+        _("furnishing"),
+        max_length=12,
+        choices=Furnishing,
+        default=Furnishing.UNFURNISHED,
+    )
+
+    bike_parking = models.PositiveSmallIntegerField(
+        _("motorbike parking spaces"), validators=[MaxValueValidator(50)]
+    )
+    car_parking = models.PositiveSmallIntegerField(
+        _("car parking spaces"), validators=[MaxValueValidator(20)]
+    )
+    water_source = models.CharField(
+        _("water source"), max_length=10, choices=WaterSource
+    )
+    water_hours = models.PositiveSmallIntegerField(
+        _("water supply (hours per day)"),
+        validators=[
+            MaxValueValidator(24, _("Water supply hours must be between 0 and 24."))
+        ],
+    )
+    electricity_billing = models.CharField(
+        _("electricity billing"), max_length=12, choices=ElectricityBilling
+    )
+    electricity_rate = models.DecimalField(
+        _("electricity rate (Rs. per unit)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    road_width_feet = models.PositiveSmallIntegerField(
+        _("road width (feet)"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(200)],
+    )
+    road_surface = models.CharField(
+        _("road surface"), max_length=10, choices=RoadSurface, blank=True
+    )
+    internet = models.BooleanField(_("internet available"), default=False)
+    amenities = models.JSONField(_("amenities"), default=list, blank=True)
+
+    preferred_tenants = models.CharField(
+        _("preferred tenants"),
+        max_length=15,
+        choices=PreferredTenants,
+        default=PreferredTenants.ANYONE,
+    )
+    pets_allowed = models.BooleanField(_("pets allowed"), default=False)
+    non_veg_allowed = models.BooleanField(
+        _("non-vegetarian cooking allowed"), default=True
+    )
+    minimum_stay_months = models.PositiveSmallIntegerField(
+        _("minimum stay (months)"), default=0, validators=[MaxValueValidator(60)]
+    )
+    available_from = models.DateField(_("available from"), default=timezone.localdate)
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+
+    objects = ListingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self):
+        return self.title
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = slugify(self.title)[:140] or "listing"
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("listings:detail", kwargs={"pk": self.pk, "slug": self.slug})
+
+    def can_be_edited_by(self, user) -> bool:
+        return user.is_authenticated and user.pk == self.owner_id
+
+    def is_visible_to(self, user) -> bool:
+        return self.status == self.Status.PUBLISHED or self.can_be_edited_by(user)

@@ -1,0 +1,30 @@
+import pytest
+from django.urls import reverse
+
+
+def test_healthz_answers_without_touching_the_database(
+    client, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.content == b"ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_reports_each_dependency(client):
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "channel_layer": "ok"},
+    }
+
+
+@pytest.mark.django_db
+def test_home_page_offers_the_locality_picker(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "No broker, no commission." in content
+    assert '<option value="koteshwor">Koteshwor</option>' in content

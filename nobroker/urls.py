@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from nobroker import views
+
+admin.site.site_header = "No Broker Kathmandu staff"
+admin.site.site_title = "No Broker Kathmandu staff"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("accounts/", include("accounts.urls")),
+    path("rent/", include("listings.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.SERVE_MEDIA:
+    # Local media for the embedded default; on S3 the CDN serves it.
+    urlpatterns += [
+        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    ]
+
+handler403 = "nobroker.views.permission_denied"
+handler404 = "nobroker.views.page_not_found"
+handler500 = "nobroker.views.server_error"

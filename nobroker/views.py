@@ -1,0 +1,99 @@
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from listings.models import Locality
+
+logger = logging.getLogger(__name__)
+
+
+def home(request):
+    localities = Locality.objects.for_picker()
+    return render(request, "home.html", {"localities": localities})
+
+
+@never_cache
+def healthz(request):
+    """Liveness: the process answers. Touches no dependency on purpose."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_cache() -> None:
+    # django-redis is set to swallow errors for page traffic; readiness asks Redis
+    # directly so an outage shows here instead of hiding as cache misses.
+    client = getattr(cache, "client", None)
+    if client is not None and hasattr(client, "get_client"):
+        client.get_client(write=True).ping()
+        return
+    cache.set("readyz", "1", 5)
+    if cache.get("readyz") != "1":
+        raise RuntimeError("cache did not return what was stored")
+
+
+async def _check_channel_layer() -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+    channel = await layer.new_channel()
+    receiver = asyncio.ensure_future(layer.receive(channel))
+    # The pub/sub layer only delivers to a subscribed channel: let receive() subscribe.
+    await asyncio.sleep(0.01)
+    await layer.send(channel, {"type": "readyz.ping"})
+    message = await receiver
+    if message.get("type") != "readyz.ping":
+        raise RuntimeError("channel layer returned another message")
+
+
+@never_cache
+async def readyz(request):
+    """Readiness: database, cache and channel layer each answer within 2 seconds."""
+    checks = {
+        "database": sync_to_async(_check_database, thread_sensitive=True),
+        "cache": sync_to_async(_check_cache, thread_sensitive=False),
+        "channel_layer": _check_channel_layer,
+    }
+    results = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), timeout=2)
+            results[name] = "ok"
+        except Exception as exc:  # any failure means "not ready", with its reason
+            logger.warning("readyz: %s failed: %s", name, exc)
+            results[name] = f"failed: {type(exc).__name__}"
+    failed = [name for name, result in results.items() if result != "ok"]
+    body = {"status": "ok" if not failed else "unavailable", "checks": results}
+    if failed:
+        body["failed"] = failed
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+def ratelimited(request, exception=None):
+    return render(request, "429.html", status=429)
+
+
+def permission_denied(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    # No context processors that touch the database: the database may be the cause.
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render(), status=500)
