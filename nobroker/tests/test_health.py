@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 
+@pytest.mark.django_db
 def test_healthz_answers_without_touching_the_database(
     client, django_assert_num_queries
 ):
