@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -257,3 +259,42 @@ class Listing(models.Model):
 
     def is_visible_to(self, user) -> bool:
         return self.status == self.Status.PUBLISHED or self.can_be_edited_by(user)
+
+
+def photo_upload_to(instance, filename: str) -> str:
+    # Random names: nothing about the owner or the original file leaks, nothing
+    # is ever overwritten.
+    return f"listings/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}.webp"
+
+
+class ListingPhoto(models.Model):
+    """One re-encoded photo of a listing, stored in the sizes the pages use."""
+
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.CASCADE,
+        related_name="photos",
+        verbose_name=_("listing"),
+    )
+    large = models.ImageField(_("large (1600 px)"), upload_to=photo_upload_to)
+    medium = models.ImageField(_("medium (800 px)"), upload_to=photo_upload_to)
+    thumb = models.ImageField(_("thumbnail (400 px)"), upload_to=photo_upload_to)
+    width = models.PositiveIntegerField(_("width"), default=0)
+    height = models.PositiveIntegerField(_("height"), default=0)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_cover = models.BooleanField(_("cover photo"), default=False)
+    alt_text = models.CharField(_("description"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-is_cover", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing"],
+                condition=models.Q(is_cover=True),
+                name="one_cover_photo_per_listing",
+            )
+        ]
+
+    def __str__(self):
+        return f"Photo {self.position} of {self.listing_id}"
