@@ -1,0 +1,49 @@
+"""The site keeps working, and says what is wrong, when Redis is unreachable."""
+
+import pytest
+from django.urls import reverse
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.fixture
+def redis_down(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": DEAD_REDIS,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 0.2,
+                "SOCKET_TIMEOUT": 0.2,
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+    settings.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [DEAD_REDIS]},
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_pages_and_logins_work_with_the_cache_down(client, tenant, password, redis_down):
+    assert client.get(reverse("home")).status_code == 200
+    response = client.post(
+        reverse("accounts:login"), {"username": tenant.email, "password": password}
+    )
+    assert response.status_code == 302
+    # Sessions are written to the database too, so the login survives.
+    assert client.get(reverse("accounts:profile")).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_names_the_parts_that_failed(client, redis_down):
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert set(body["failed"]) == {"cache", "channel_layer"}
