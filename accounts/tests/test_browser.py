@@ -77,5 +77,7 @@ def test_too_many_failures_show_the_lockout_page(page, live_server, tenant, sett
     response_holder = []
     page.on("response", lambda r: response_holder.append(r.status))
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name=re.compile("Too many tries"))).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=re.compile("Too many tries"))
+    ).to_be_visible()
     assert 429 in response_holder

@@ -30,7 +30,9 @@ def redis_down(settings):
 
 
 @pytest.mark.django_db
-def test_pages_and_logins_work_with_the_cache_down(client, tenant, password, redis_down):
+def test_pages_and_logins_work_with_the_cache_down(
+    client, tenant, password, redis_down
+):
     assert client.get(reverse("home")).status_code == 200
     response = client.post(
         reverse("accounts:login"), {"username": tenant.email, "password": password}
