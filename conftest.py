@@ -17,6 +17,19 @@ def pytest_configure(config):
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def pytest_collection_modifyitems(config, items):
+    """
+    Browser journeys run last: Playwright's sync API keeps an event loop running in
+    the main thread for the rest of the session, which async code under test (async
+    views, websocket consumers) must not share.
+    """
+    browser = [item for item in items if "page" in getattr(item, "fixturenames", ())]
+    others = [item for item in items if item not in browser]
+    for item in browser:
+        item.add_marker(pytest.mark.browser)
+    items[:] = others + browser
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
