@@ -166,8 +166,23 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """Hands the list of uploads to the form, which checks each one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        files = [f for f in files if f]
+        if not files and self.required:
+            raise ValidationError(_("Choose at least one photo."), code="required")
+        return files
+
+
 class PhotoUploadForm(forms.Form):
-    photos = forms.FileField(
+    photos = MultipleFileField(
         label=_("Add photos"),
         widget=MultipleFileInput(
             attrs={"accept": "image/jpeg,image/png,image/webp", "multiple": True}
@@ -180,9 +195,7 @@ class PhotoUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_photos(self):
-        files = self.files.getlist(self.add_prefix("photos"))
-        if not files:
-            raise ValidationError(_("Choose at least one photo."))
+        files = self.cleaned_data["photos"]
         room = MAX_PHOTOS - self.existing
         if len(files) > room:
             raise ValidationError(

@@ -77,15 +77,39 @@ def resolve_localities(values: list[str]) -> tuple[list[int], list[str]]:
         value = value.strip()
         if not value:
             continue
+        normal = _normal(value)
         if value in data["by_slug"]:
             found = [data["by_slug"][value]]
         else:
-            found = data["spellings"].get(_normal(value), [])
+            found = list(data["spellings"].get(normal, []))
+        if not found and len(normal) >= 4:
+            # "Baneshwor" finds Old and New Baneshwor.
+            for spelling, spelling_ids in data["spellings"].items():
+                if f" {normal} " in f" {spelling} ":
+                    found += [i for i in spelling_ids if i not in found]
         if found:
             ids += [i for i in found if i not in ids]
         else:
             unknown.append(value[:60])
     return ids, unknown
+
+
+TYPE_WORDS = {
+    "room": "room",
+    "rooms": "room",
+    "kotha": "room",
+    "flat": "flat",
+    "flats": "flat",
+    "apartment": "apartment",
+    "apartments": "apartment",
+    "house": "house",
+    "houses": "house",
+    "ghar": "house",
+    "shop": "shop",
+    "shops": "shop",
+    "office": "shop",
+    "shutter": "shop",
+}
 
 
 def split_text(text: str) -> tuple[list[int], list[str]]:
@@ -139,6 +163,7 @@ class Search:
     form: SearchForm
     locality_ids: list[int] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sort: str = "newest"
     page: int = 1
@@ -157,6 +182,7 @@ class Search:
                 *parts,
                 ("loc", ",".join(map(str, sorted(self.locality_ids)))),
                 ("words", " ".join(self.words)),
+                ("types", ",".join(sorted(self.types))),
                 ("sort", self.sort),
                 ("page", self.page),
             ]
@@ -167,8 +193,8 @@ class Search:
         qs = Listing.objects.published()
         if self.locality_ids:
             qs = qs.filter(locality_id__in=self.locality_ids)
-        if data.get("type"):
-            qs = qs.filter(property_type__in=data["type"])
+        if self.types:
+            qs = qs.filter(property_type__in=self.types)
         if data.get("rent_min") is not None:
             qs = qs.filter(rent__gte=data["rent_min"])
         if data.get("rent_max") is not None:
@@ -239,6 +265,14 @@ def build_search(querydict) -> Search:
     for i in text_ids:
         if i not in locality_ids:
             locality_ids.append(i)
+    # A property type typed as a word ("flat in Baneswor") filters by type
+    # unless types were ticked; every other word is searched in the text.
+    types = list(form.cleaned_data.get("type") or [])
+    typed = [TYPE_WORDS[w] for w in words if w in TYPE_WORDS]
+    if typed:
+        words = [w for w in words if w not in TYPE_WORDS]
+        if not types:
+            types = list(dict.fromkeys(typed))
     sort = form.cleaned_data.get("sort") or "newest"
     page_value = querydict.get("page", "1")
     try:
@@ -264,6 +298,7 @@ def build_search(querydict) -> Search:
         form=form,
         locality_ids=locality_ids,
         words=words,
+        types=types,
         notes=notes,
         sort=sort,
         page=page,

@@ -188,7 +188,6 @@ def listing_delete(*, listing: Listing) -> None:
     transaction.on_commit(_remove_files)
 
 
-@transaction.atomic
 def listing_record_view(*, listing: Listing, viewer) -> None:
     """Counts a visit to the page by anyone but the owner (no cache bump)."""
     if viewer.is_authenticated and viewer.pk == listing.owner_id:

@@ -133,7 +133,7 @@ def my_listings(request):
 
 @login_required
 def listing_create(request):
-    form = ListingForm(request.POST or None)
+    form = ListingForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         listing = services.listing_create(owner=request.user, form=form)
         messages.success(
@@ -146,7 +146,9 @@ def listing_create(request):
 @login_required
 def listing_edit(request, pk):
     listing = _own_listing(request, pk)
-    form = ListingForm(request.POST or None, instance=listing)
+    form = ListingForm(
+        request.POST if request.method == "POST" else None, instance=listing
+    )
     if request.method == "POST" and form.is_valid():
         services.listing_update(listing=listing, form=form)
         messages.success(request, _("Your changes are saved."))
@@ -160,8 +162,11 @@ def listing_edit(request, pk):
 def listing_photos(request, pk):
     listing = _own_listing(request, pk)
     photos = list(listing.photos.order_by("position", "id"))
+    posted = request.method == "POST"
     form = PhotoUploadForm(
-        request.POST or None, request.FILES or None, existing=len(photos)
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        existing=len(photos),
     )
     if request.method == "POST" and form.is_valid():
         added = 0
@@ -300,7 +305,7 @@ def listing_report(request, pk):
     )
     if listing.owner_id == request.user.pk:
         raise Http404
-    form = ReportForm(request.POST or None)
+    form = ReportForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.listing_report(listing=listing, reporter=request.user, form=form)
