@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
-from listings.models import Listing, ListingReport, Shortlist
+from listings.models import Listing, ListingReport, Locality, Shortlist
 from listings.tests.factories import photo_bytes
 
 TITLE = "Sunny 2BHK flat with terrace"
@@ -13,6 +13,17 @@ TITLE = "Sunny 2BHK flat with terrace"
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_listing_from_creation_to_report(page, live_server, login_as, tmp_path):
+    # A transactional test elsewhere may have flushed the migration's localities.
+    Locality.objects.get_or_create(
+        slug="jhamsikhel",
+        defaults={
+            "name": "Jhamsikhel",
+            "district": "Lalitpur",
+            "latitude": "27.67900",
+            "longitude": "85.30700",
+            "aliases": "Jhamel",
+        },
+    )
     owner = UserFactory(role="owner", email_verified=True, full_name="Ram Shrestha")
     staff = UserFactory(is_staff=True, is_superuser=True, email="staff@example.np")
     tenant = UserFactory(role="tenant", email="tenant@example.np")
