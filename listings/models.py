@@ -326,6 +326,15 @@ class Listing(models.Model):
                 name="listing_pub_loc_rent",
                 condition=Q(status="published"),
             ),
+            # Filters on locality + type + rent: counted from the index alone.
+            models.Index(
+                "locality",
+                "property_type",
+                "rent",
+                F("published_at").desc(),
+                name="listing_pub_loc_type_rent",
+                condition=Q(status="published"),
+            ),
             models.Index("status", "expires_at", name="listing_status_expires"),
             models.Index(fields=["owner", "-created_at"], name="listing_owner_created"),
             # The full-text GIN index over title and description is created by

@@ -147,7 +147,8 @@ def text_filter(queryset, words: list[str]):
         # Prefix matching ("furnish" finds "furnished"); the words are stripped of
         # every character with a meaning in tsquery syntax.
         raw = " & ".join(f"{w}:*" for w in words)
-        return queryset.annotate(
+        # alias(), not annotate(): the vector is only matched, never selected.
+        return queryset.alias(
             document=SearchVector("title", "description", config="simple")
         ).filter(document=SearchQuery(raw, config="simple", search_type="raw"))
     for word in words:
