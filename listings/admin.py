@@ -1,6 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import render
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from listings.models import Listing, Locality
+from accounts.models import User
+from listings import services
+from listings.forms import RejectForm
+from listings.models import Listing, ListingPhoto, ListingReport, Locality, Shortlist
 
 
 @admin.register(Locality)
@@ -11,17 +20,232 @@ class LocalityAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+def _thumb(photo, size=120):
+    if not photo or not photo.thumb:
+        return "—"
+    return format_html(
+        '<img src="{}" width="{}" alt="" style="border-radius:4px">',
+        photo.thumb.url,
+        size,
+    )
+
+
+class ListingPhotoInline(admin.TabularInline):
+    model = ListingPhoto
+    extra = 0
+    fields = ("preview", "position", "is_cover", "width", "height")
+    readonly_fields = ("preview", "width", "height")
+    ordering = ("position", "id")
+    can_delete = True
+
+    def has_add_permission(self, request, obj=None):
+        # Photos arrive through the owner's upload page, which re-encodes them.
+        return False
+
+    @admin.display(description=_("photo"))
+    def preview(self, photo):
+        return _thumb(photo, 200)
+
+
+class ReportInline(admin.TabularInline):
+    model = ListingReport
+    fk_name = "listing"
+    extra = 0
+    fields = ("reason", "details", "reporter", "status", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Listing)
 class ListingAdmin(admin.ModelAdmin):
     list_display = (
+        "cover_preview",
         "title",
-        "owner",
+        "owner_link",
         "locality",
         "property_type",
         "rent",
         "status",
+        "open_reports",
         "created_at",
     )
-    list_filter = ("status", "property_type", "locality__district")
-    search_fields = ("title", "owner__email")
+    list_display_links = ("cover_preview", "title")
+    list_filter = ("status", "property_type", "locality__district", "locality")
+    search_fields = (
+        "title",
+        "description",
+        "owner__email",
+        "owner__full_name",
+        "owner__phone",
+        "=id",
+    )
+    list_select_related = ("owner", "locality")
     raw_id_fields = ("owner", "locality")
+    readonly_fields = (
+        "status",
+        "published_at",
+        "expires_at",
+        "reminder_sent_at",
+        "view_count",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [ListingPhotoInline, ReportInline]
+    actions = ["approve", "reject", "trust_owners"]
+    date_hierarchy = "created_at"
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_report_count=Count(
+                    "reports", filter=Q(reports__status=ListingReport.Status.OPEN)
+                )
+            )
+            .for_cards()
+        )
+
+    @admin.display(description=_("cover"))
+    def cover_preview(self, listing):
+        return _thumb(listing.cover, 80)
+
+    @admin.display(description=_("owner"), ordering="owner__email")
+    def owner_link(self, listing):
+        owner = listing.owner
+        flags = []
+        if owner.is_trusted_owner:
+            flags.append("✓ trusted")
+        if owner.is_flagged:
+            flags.append("⚑ flagged")
+        if not owner.email_verified:
+            flags.append("email unverified")
+        return format_html(
+            "{}<br><small>{}</small>", owner.email, ", ".join(flags) or "new"
+        )
+
+    @admin.display(description=_("open reports"), ordering="open_report_count")
+    def open_reports(self, listing):
+        return listing.open_report_count or ""
+
+    @admin.action(description=_("Approve and publish the selected listings"))
+    def approve(self, request, queryset):
+        done, skipped = 0, 0
+        for listing in queryset.select_related("owner"):
+            try:
+                services.listing_approve(listing=listing)
+                done += 1
+            except ValidationError:
+                skipped += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d listing published; its owner was emailed.",
+                    "%(n)d listings published; their owners were emailed.",
+                    done,
+                )
+                % {"n": done},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                _("%(n)d listing(s) skipped: only pending listings can be approved.")
+                % {"n": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Reject the selected listings (with a reason)…"))
+    def reject(self, request, queryset):
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            count = 0
+            for listing in queryset.select_related("owner"):
+                services.listing_reject(
+                    listing=listing, reason=form.cleaned_data["reason"]
+                )
+                count += 1
+            self.message_user(
+                request,
+                _("%(n)d listing(s) rejected; the owners were emailed the reason.")
+                % {"n": count},
+                messages.SUCCESS,
+            )
+            return None
+        return render(
+            request,
+            "admin/listings/listing/reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Reject listings"),
+                "listings": queryset,
+                "form": form,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description=_("Mark the owners as trusted (publish without review)"))
+    def trust_owners(self, request, queryset):
+        owner_ids = set(queryset.values_list("owner_id", flat=True))
+        updated = User.objects.filter(pk__in=owner_ids).update(
+            is_trusted_owner=True, is_flagged=False, flag_reason=""
+        )
+        self.message_user(
+            request,
+            _("%(n)d owner(s) marked trusted.") % {"n": updated},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(ListingReport)
+class ListingReportAdmin(admin.ModelAdmin):
+    list_display = (
+        "listing",
+        "reason",
+        "owner",
+        "owner_phone_accounts",
+        "reporter",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "reason")
+    search_fields = ("listing__title", "listing__owner__email", "reporter__email")
+    list_select_related = ("listing__owner", "reporter")
+    raw_id_fields = ("listing", "reporter", "resolved_by")
+    readonly_fields = ("resolved_by", "resolved_at", "created_at")
+    actions = ["uphold", "dismiss"]
+
+    @admin.display(description=_("owner"))
+    def owner(self, report):
+        return report.listing.owner
+
+    @admin.display(description=_("accounts with the owner's phone"))
+    def owner_phone_accounts(self, report):
+        owner = report.listing.owner
+        if not owner.phone:
+            return "—"
+        return services.accounts_sharing_phone(owner).count() + 1
+
+    @admin.action(description=_("Uphold: take the listing down and flag the owner"))
+    def uphold(self, request, queryset):
+        for report in queryset.select_related("listing__owner"):
+            services.report_resolve(report=report, upheld=True, staff=request.user)
+        self.message_user(request, _("Reports upheld."), messages.SUCCESS)
+
+    @admin.action(description=_("Dismiss the selected reports"))
+    def dismiss(self, request, queryset):
+        for report in queryset.select_related("listing__owner"):
+            services.report_resolve(report=report, upheld=False, staff=request.user)
+        self.message_user(request, _("Reports dismissed."), messages.SUCCESS)
+
+
+@admin.register(Shortlist)
+class ShortlistAdmin(admin.ModelAdmin):
+    list_display = ("user", "listing", "created_at")
+    raw_id_fields = ("user", "listing")

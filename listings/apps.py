@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ListingsConfig(AppConfig):
     name = "listings"
     verbose_name = "Listings"
+
+    def ready(self):
+        from listings import signals  # noqa: F401

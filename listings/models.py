@@ -1,8 +1,11 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -46,12 +49,60 @@ class Locality(models.Model):
         return [a.strip() for a in self.aliases.split(",") if a.strip()]
 
 
+AMENITIES = [
+    ("balcony", _("Balcony")),
+    ("terrace", _("Terrace access")),
+    ("geyser", _("Water heater (geyser)")),
+    ("solar", _("Solar water heater")),
+    ("backup", _("Power backup")),
+    ("cctv", _("CCTV")),
+    ("guard", _("Security guard")),
+    ("lift", _("Lift")),
+    ("garden", _("Garden")),
+]
+
+
 class ListingQuerySet(models.QuerySet):
     def published(self):
         return self.filter(status=Listing.Status.PUBLISHED)
 
     def owned_by(self, user):
         return self.filter(owner=user)
+
+    def in_localities(self, localities):
+        return self.filter(locality__in=localities)
+
+    def for_cards(self):
+        """What a result card shows: locality, owner badge and the cover photo."""
+        return self.select_related("locality", "owner").prefetch_related(
+            models.Prefetch(
+                "photos",
+                queryset=ListingPhoto.objects.filter(is_cover=True),
+                to_attr="cover_photos",
+            )
+        )
+
+    def with_stats(self):
+        """
+        Annotates the numbers an owner sees on "My listings".
+
+        Each app that counts something per listing adds its own annotation
+        here (inquiries from messaging, visit requests from visits), keeping
+        one subquery per number so the page stays at a fixed query count.
+        """
+        shortlists = (
+            Shortlist.objects.filter(listing=models.OuterRef("pk"))
+            .order_by()
+            .values("listing")
+            .annotate(n=models.Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            shortlist_count=Coalesce(models.Subquery(shortlists), 0),
+        )
+
+    def expiring_before(self, moment):
+        return self.published().filter(expires_at__lte=moment)
 
 
 class Listing(models.Model):
@@ -237,28 +288,119 @@ class Listing(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(
+        _("expiry reminder sent"), null=True, blank=True
+    )
+    view_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
 
     objects = ListingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-published_at", "-id"]
+        indexes = [
+            # The real query shapes of the search page: published only, newest
+            # first or by rent, optionally within localities.
+            models.Index(
+                F("published_at").desc(),
+                F("id").desc(),
+                name="listing_pub_newest",
+                condition=Q(status="published"),
+            ),
+            models.Index(
+                "locality",
+                F("published_at").desc(),
+                F("id").desc(),
+                name="listing_pub_loc_newest",
+                condition=Q(status="published"),
+            ),
+            models.Index(
+                "rent",
+                "id",
+                name="listing_pub_rent",
+                condition=Q(status="published"),
+            ),
+            models.Index(
+                "locality",
+                "rent",
+                "id",
+                name="listing_pub_loc_rent",
+                condition=Q(status="published"),
+            ),
+            # Filters on locality + type + rent: counted from the index alone.
+            models.Index(
+                "locality",
+                "property_type",
+                "rent",
+                F("published_at").desc(),
+                name="listing_pub_loc_type_rent",
+                condition=Q(status="published"),
+            ),
+            models.Index("status", "expires_at", name="listing_status_expires"),
+            models.Index(fields=["owner", "-created_at"], name="listing_owner_created"),
+            # The full-text GIN index over title and description is created by
+            # migration 0005 on PostgreSQL only, outside the model state, so
+            # SQLite never tries to build it.
+        ]
 
     def __str__(self):
         return self.title
 
     def save(self, *args, **kwargs):
         if not self.slug:
-            self.slug = slugify(self.title)[:140] or "listing"
+            self.slug = self.slug_for(self.title)
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("listings:detail", kwargs={"pk": self.pk, "slug": self.slug})
+
+    @staticmethod
+    def slug_for(title: str) -> str:
+        return slugify(title)[:140].strip("-") or "listing"
 
     def can_be_edited_by(self, user) -> bool:
         return user.is_authenticated and user.pk == self.owner_id
 
     def is_visible_to(self, user) -> bool:
         return self.status == self.Status.PUBLISHED or self.can_be_edited_by(user)
+
+    def clean(self):
+        super().clean()
+        if (
+            self.electricity_billing == self.ElectricityBilling.OWNER_RATE
+            and self.electricity_rate is None
+        ):
+            raise ValidationError(
+                {
+                    "electricity_rate": _(
+                        "Say how many rupees per unit you charge, so tenants can "
+                        "compare with the official rate."
+                    )
+                }
+            )
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    @property
+    def can_be_submitted(self) -> bool:
+        return self.status in {self.Status.DRAFT, self.Status.REJECTED}
+
+    @property
+    def can_be_relisted(self) -> bool:
+        return self.status in {self.Status.RENTED, self.Status.ARCHIVED}
+
+    @property
+    def cover(self):
+        """The cover photo, using the prefetched covers when the queryset has them."""
+        if hasattr(self, "cover_photos"):
+            return self.cover_photos[0] if self.cover_photos else None
+        return self.photos.filter(is_cover=True).first()
+
+    @property
+    def amenity_labels(self) -> list[str]:
+        labels = dict(AMENITIES)
+        return [labels[a] for a in self.amenities if a in labels]
 
 
 def photo_upload_to(instance, filename: str) -> str:
@@ -298,3 +440,83 @@ class ListingPhoto(models.Model):
 
     def __str__(self):
         return f"Photo {self.position} of {self.listing_id}"
+
+
+class Shortlist(models.Model):
+    """A tenant keeping a listing to compare later."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="shortlist",
+        verbose_name=_("user"),
+    )
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.CASCADE,
+        related_name="shortlisted_by",
+        verbose_name=_("listing"),
+    )
+    created_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "listing"], name="one_shortlist_entry_per_listing"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} keeps {self.listing_id}"
+
+
+class ListingReport(models.Model):
+    class Reason(models.TextChoices):
+        BROKER = "broker", _("A broker is asking for commission")
+        SCAM = "scam", _("Looks like a scam")
+        RENTED = "rented", _("Already rented")
+        WRONG = "wrong", _("Wrong details")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        UPHELD = "upheld", _("Upheld")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.CASCADE,
+        related_name="reports",
+        verbose_name=_("listing"),
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="listing_reports",
+        verbose_name=_("reported by"),
+    )
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason)
+    details = models.TextField(_("what happened"), max_length=2000, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status, default=Status.OPEN
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    created_at = models.DateTimeField(_("reported"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="report_status_created")
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()}: {self.listing_id}"

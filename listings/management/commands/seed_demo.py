@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
+from listings.demo import seed_listings
 
 DEMO_PASSWORD = "kathmandu123"  # noqa: S105 - published demo login
 DEMO_USERS = [
@@ -11,15 +12,33 @@ DEMO_USERS = [
     ("owner2@demo.np", "Gita Maharjan", User.Role.OWNER, "+9779851000002", False),
     ("tenant@demo.np", "Anish Karki", User.Role.TENANT, "+9779861000003", False),
 ]
+# More owners, so the demo listings are not all one person's.
+DEMO_OWNERS = [
+    ("owner3@demo.np", "Hari Tamang", "+9779841000004"),
+    ("owner4@demo.np", "Sarita Pradhan", "+9779841000005"),
+    ("owner5@demo.np", "Bikash Joshi", "+9779841000006"),
+    ("owner6@demo.np", "Laxmi Bajracharya", "+9779841000007"),
+    ("owner7@demo.np", "Suman Gurung", "+9779841000008"),
+    ("owner8@demo.np", "Nirmala Thapa", "+9779841000009"),
+]
+DEMO_LISTINGS = 200
 
 
 class Command(BaseCommand):
-    help = "Loads demo accounts (and demo listings) for Kathmandu. Safe to run again."
+    help = (
+        "Loads demo accounts and about 200 demo listings with photos across the "
+        "Kathmandu valley. Safe to run again: existing demo data is left as it is."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):
         created = 0
-        for email, name, role, phone, staff in DEMO_USERS:
+        users = DEMO_USERS + [
+            (email, name, User.Role.OWNER, phone, False)
+            for email, name, phone in DEMO_OWNERS
+        ]
+        owners = []
+        for email, name, role, phone, staff in users:
             user, was_created = User.objects.get_or_create(
                 email=email,
                 defaults={
@@ -36,6 +55,13 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
                 created += 1
+            if role == User.Role.OWNER:
+                owners.append(user)
         self.stdout.write(
-            f"Demo accounts: {created} created, {len(DEMO_USERS) - created} already there."
+            f"Demo accounts: {created} created, {len(users) - created} already there."
         )
+        listings = seed_listings(owners=owners, count=DEMO_LISTINGS)
+        if listings:
+            self.stdout.write(f"Demo listings: {listings} created with photos.")
+        else:
+            self.stdout.write("Demo listings: already there.")

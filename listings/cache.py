@@ -1,0 +1,51 @@
+"""
+Cached search results and listing pages.
+
+Every key carries a version number; any change to any listing or photo bumps
+the version, so stale pages simply stop being read and expire on their own.
+"""
+
+import hashlib
+
+from django.core.cache import cache
+from django.db import transaction
+
+VERSION_KEY = "listings:version"
+SEARCH_TIMEOUT = 60 * 5
+DETAIL_TIMEOUT = 60 * 15
+LOCALITIES_KEY = "listings:localities:v1"
+LOCALITIES_TIMEOUT = 60 * 60 * 24
+
+
+def current_version() -> int:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        # add() so two processes starting together agree on the first value.
+        cache.add(VERSION_KEY, 1, None)
+        version = cache.get(VERSION_KEY) or 1
+    return version
+
+
+def bump_version() -> None:
+    """Invalidates every cached search and listing page (after the commit)."""
+
+    def _bump():
+        try:
+            cache.incr(VERSION_KEY)
+        except ValueError:
+            cache.set(VERSION_KEY, 2, None)
+
+    transaction.on_commit(_bump)
+
+
+def search_key(params: str) -> str:
+    digest = hashlib.sha256(params.encode()).hexdigest()[:32]
+    return f"listings:search:{current_version()}:{digest}"
+
+
+def detail_key(pk: int) -> str:
+    return f"listings:detail:{current_version()}:{pk}"
+
+
+def forget_localities() -> None:
+    transaction.on_commit(lambda: cache.delete(LOCALITIES_KEY))

@@ -1,0 +1,329 @@
+"""
+The search page's query: filters read from the URL, localities matched by any
+spelling, full-text search, and a capped count so deep result sets stay cheap.
+"""
+
+import math
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from listings import cache as listing_cache
+from listings.forms import SearchForm
+from listings.models import Listing, Locality
+
+PAGE_SIZE = 20
+# Result sets are counted up to this many and paged no deeper: nobody reads
+# past a thousand places, and an exact count of a million rows is slow.
+MAX_RESULTS = 1000
+MAX_PAGE = MAX_RESULTS // PAGE_SIZE
+MAX_WORDS = 8
+# Words that carry no meaning in a rental search; left in, they would make the
+# full-text query demand them.
+STOP_WORDS = {
+    "a", "an", "and", "at", "for", "in", "near", "of", "on", "or", "the",
+    "to", "with", "rent", "renting", "kathmandu", "ma", "ko",
+}  # fmt: skip
+SORTS = {
+    "newest": ("-published_at", "-id"),
+    "rent_asc": ("rent", "id"),
+    "rent_desc": ("-rent", "-id"),
+}
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def locality_data() -> dict:
+    """Localities for pickers and spelling matches, cached (they rarely change)."""
+    data = cache.get(listing_cache.LOCALITIES_KEY)
+    if data is not None:
+        return data
+    rows = list(
+        Locality.objects.order_by("district", "name").values(
+            "id", "name", "slug", "district", "aliases", "latitude", "longitude"
+        )
+    )
+    spellings: dict[str, list[int]] = {}
+    for row in rows:
+        names = [row["name"], row["slug"].replace("-", " ")]
+        names += [a for a in row["aliases"].split(",") if a.strip()]
+        for name in names:
+            key = _normal(name)
+            if key and row["id"] not in spellings.setdefault(key, []):
+                spellings[key].append(row["id"])
+    data = {
+        "rows": rows,
+        "by_id": {row["id"]: row for row in rows},
+        "by_slug": {row["slug"]: row["id"] for row in rows},
+        "spellings": spellings,
+    }
+    cache.set(listing_cache.LOCALITIES_KEY, data, listing_cache.LOCALITIES_TIMEOUT)
+    return data
+
+
+def resolve_localities(values: list[str]) -> tuple[list[int], list[str]]:
+    """Locality slugs, names or other spellings → ids, and the values not known."""
+    data = locality_data()
+    ids, unknown = [], []
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        normal = _normal(value)
+        if value in data["by_slug"]:
+            found = [data["by_slug"][value]]
+        else:
+            found = list(data["spellings"].get(normal, []))
+        if not found and len(normal) >= 4:
+            # "Baneshwor" finds Old and New Baneshwor.
+            for spelling, spelling_ids in data["spellings"].items():
+                if f" {normal} " in f" {spelling} ":
+                    found += [i for i in spelling_ids if i not in found]
+        if found:
+            ids += [i for i in found if i not in ids]
+        else:
+            unknown.append(value[:60])
+    return ids, unknown
+
+
+TYPE_WORDS = {
+    "room": "room",
+    "rooms": "room",
+    "kotha": "room",
+    "flat": "flat",
+    "flats": "flat",
+    "apartment": "apartment",
+    "apartments": "apartment",
+    "house": "house",
+    "houses": "house",
+    "ghar": "house",
+    "shop": "shop",
+    "shops": "shop",
+    "office": "shop",
+    "shutter": "shop",
+}
+
+
+def split_text(text: str) -> tuple[list[int], list[str]]:
+    """Finds locality names (in any spelling) inside free text; returns the rest."""
+    data = locality_data()
+    normal = f" {_normal(text)} "
+    ids: list[int] = []
+    for spelling in sorted(data["spellings"], key=len, reverse=True):
+        if f" {spelling} " in normal:
+            normal = normal.replace(f" {spelling} ", " ")
+            ids += [i for i in data["spellings"][spelling] if i not in ids]
+    words = [w for w in normal.split() if w not in STOP_WORDS]
+    return ids, words[:MAX_WORDS]
+
+
+def nearby_locality_ids(locality_id: int, km: float = 2.5) -> list[int]:
+    data = locality_data()
+    here = data["by_id"].get(locality_id)
+    if here is None:
+        return [locality_id]
+    lat0, lng0 = float(here["latitude"]), float(here["longitude"])
+    result = []
+    for row in data["rows"]:
+        dlat = (float(row["latitude"]) - lat0) * 111.0
+        dlng = (float(row["longitude"]) - lng0) * 111.0 * math.cos(math.radians(lat0))
+        if math.hypot(dlat, dlng) <= km:
+            result.append(row["id"])
+    return result
+
+
+def text_filter(queryset, words: list[str]):
+    if not words:
+        return queryset
+    if connection.vendor == "postgresql":
+        # Prefix matching ("furnish" finds "furnished"); the words are stripped of
+        # every character with a meaning in tsquery syntax.
+        raw = " & ".join(f"{w}:*" for w in words)
+        # alias(), not annotate(): the vector is only matched, never selected.
+        return queryset.alias(
+            document=SearchVector("title", "description", config="simple")
+        ).filter(document=SearchQuery(raw, config="simple", search_type="raw"))
+    for word in words:
+        queryset = queryset.filter(
+            Q(title__icontains=word) | Q(description__icontains=word)
+        )
+    return queryset
+
+
+@dataclass
+class Search:
+    params: dict
+    form: SearchForm
+    locality_ids: list[int] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sort: str = "newest"
+    page: int = 1
+
+    @property
+    def cache_params(self) -> str:
+        data = dict(self.form.cleaned_data)
+        data.pop("q", None)
+        data.pop("sort", None)
+        data.pop("locality", None)
+        parts = sorted(
+            (k, str(v)) for k, v in data.items() if v not in (None, "", [], False)
+        )
+        return urlencode(
+            [
+                *parts,
+                ("loc", ",".join(map(str, sorted(self.locality_ids)))),
+                ("words", " ".join(self.words)),
+                ("types", ",".join(sorted(self.types))),
+                ("sort", self.sort),
+                ("page", self.page),
+            ]
+        )
+
+    def queryset(self):
+        data = self.form.cleaned_data
+        qs = Listing.objects.published()
+        if self.locality_ids:
+            qs = qs.filter(locality_id__in=self.locality_ids)
+        if self.types:
+            qs = qs.filter(property_type__in=self.types)
+        if data.get("rent_min") is not None:
+            qs = qs.filter(rent__gte=data["rent_min"])
+        if data.get("rent_max") is not None:
+            qs = qs.filter(rent__lte=data["rent_max"])
+        if data.get("bedrooms"):
+            qs = qs.filter(bedrooms__gte=data["bedrooms"])
+        if data.get("furnishing"):
+            qs = qs.filter(furnishing=data["furnishing"])
+        if data.get("parking") == "bike":
+            qs = qs.filter(bike_parking__gte=1)
+        elif data.get("parking") == "car":
+            qs = qs.filter(car_parking__gte=1)
+        if data.get("water_min"):
+            qs = qs.filter(water_hours__gte=data["water_min"])
+        if data.get("tenants"):
+            qs = qs.filter(preferred_tenants__in=[data["tenants"], "anyone"])
+        if data.get("pets"):
+            qs = qs.filter(pets_allowed=True)
+        if data.get("available_by"):
+            qs = qs.filter(available_from__lte=data["available_by"])
+        qs = text_filter(qs, self.words)
+        return qs.order_by(*SORTS[self.sort])
+
+    def relax_suggestions(self) -> list[dict]:
+        """Links that drop one filter each, for an empty result page."""
+        labels = {
+            "locality": _("look in any locality"),
+            "type": _("include every property type"),
+            "rent_min": _("drop the minimum rent"),
+            "rent_max": _("drop the maximum rent"),
+            "bedrooms": _("accept fewer bedrooms"),
+            "furnishing": _("accept any furnishing"),
+            "parking": _("drop the parking requirement"),
+            "water_min": _("accept fewer hours of water"),
+            "tenants": _("drop the preferred tenants filter"),
+            "pets": _("drop the pets filter"),
+            "available_by": _("accept a later move-in date"),
+            "q": _("search without the words"),
+        }
+        suggestions = []
+        for name, label in labels.items():
+            if any(v.strip() for v in self.params.get(name, [])):
+                rest = [
+                    (k, v)
+                    for k, values in self.params.items()
+                    for v in values
+                    if k not in (name, "page") and v.strip()
+                ]
+                suggestions.append({"label": label, "query": urlencode(rest)})
+        return suggestions
+
+
+def build_search(querydict) -> Search:
+    params = {k: querydict.getlist(k) for k in querydict}
+    form = SearchForm(querydict)
+    form.is_valid()
+    notes = [
+        f"{form.fields[name].label}: {' '.join(errors)}"
+        for name, errors in form.errors.items()
+        if name in form.fields
+    ]
+    locality_ids, unknown = resolve_localities(querydict.getlist("locality"))
+    for value in unknown:
+        notes.append(
+            _("No locality called “%(name)s”; it was left out.") % {"name": value}
+        )
+    text_ids, words = split_text(form.cleaned_data.get("q") or "")
+    for i in text_ids:
+        if i not in locality_ids:
+            locality_ids.append(i)
+    # A property type typed as a word ("flat in Baneswor") filters by type
+    # unless types were ticked; every other word is searched in the text.
+    types = list(form.cleaned_data.get("type") or [])
+    typed = [TYPE_WORDS[w] for w in words if w in TYPE_WORDS]
+    if typed:
+        words = [w for w in words if w not in TYPE_WORDS]
+        if not types:
+            types = list(dict.fromkeys(typed))
+    sort = form.cleaned_data.get("sort") or "newest"
+    page_value = querydict.get("page", "1")
+    try:
+        page = int(page_value)
+        if page < 1:
+            raise ValueError
+    except ValueError:
+        notes.append(
+            _("Page “%(page)s” does not exist; showing the first page.")
+            % {"page": page_value[:20]}
+        )
+        page = 1
+    if page > MAX_PAGE:
+        notes.append(
+            _(
+                "Only the first %(n)s results can be browsed; narrow the search to see more."
+            )
+            % {"n": f"{MAX_RESULTS:,}"}
+        )
+        page = MAX_PAGE
+    return Search(
+        params=params,
+        form=form,
+        locality_ids=locality_ids,
+        words=words,
+        types=types,
+        notes=notes,
+        sort=sort,
+        page=page,
+    )
+
+
+def run_search(search: Search) -> dict:
+    """One page of results and a capped count: two or three queries, any size."""
+    key = listing_cache.search_key(search.cache_params)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    qs = search.queryset()
+    total = qs.order_by()[: MAX_RESULTS + 1].count()
+    pages = max(1, math.ceil(min(total, MAX_RESULTS) / PAGE_SIZE))
+    page = min(search.page, pages)
+    offset = (page - 1) * PAGE_SIZE
+    listings = list(qs.for_cards()[offset : offset + PAGE_SIZE]) if total else []
+    result = {
+        "listings": listings,
+        "total": min(total, MAX_RESULTS),
+        "capped": total > MAX_RESULTS,
+        "page": page,
+        "pages": pages,
+    }
+    cache.set(key, result, listing_cache.SEARCH_TIMEOUT)
+    return result

@@ -1,0 +1,62 @@
+import io
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+from PIL import Image
+
+from accounts.models import User
+from accounts.tests.factories import UserFactory
+from listings.models import Listing, Locality
+
+
+def default_locality() -> Locality:
+    """Thamel, loaded by migration; recreated if a flushed test database lost it."""
+    locality, _created = Locality.objects.get_or_create(
+        slug="thamel",
+        defaults={
+            "name": "Thamel",
+            "district": "Kathmandu",
+            "latitude": "27.71530",
+            "longitude": "85.31230",
+        },
+    )
+    return locality
+
+
+class ListingFactory(factory.django.DjangoModelFactory):
+    """A published flat in Thamel by a verified owner; pass status=... for others."""
+
+    class Meta:
+        model = Listing
+
+    owner = factory.SubFactory(UserFactory, role=User.Role.OWNER, email_verified=True)
+    status = Listing.Status.PUBLISHED
+    title = factory.Sequence(lambda n: f"Sunny 2BHK flat number {n}")
+    description = "Bright rooms, water every morning, a quiet lane near the chowk."
+    property_type = Listing.PropertyType.FLAT
+    locality = factory.LazyFunction(default_locality)
+    rent = 25_000
+    deposit = 50_000
+    bedrooms = 2
+    bathrooms = 1
+    bike_parking = 1
+    car_parking = 0
+    water_source = Listing.WaterSource.MUNICIPAL
+    water_hours = 6
+    electricity_billing = Listing.ElectricityBilling.SUBMETER
+    published_at = factory.LazyAttribute(
+        lambda o: timezone.now() if o.status == Listing.Status.PUBLISHED else None
+    )
+    expires_at = factory.LazyAttribute(
+        lambda o: o.published_at + timedelta(days=60) if o.published_at else None
+    )
+
+
+def photo_bytes(
+    fmt: str = "JPEG", size: tuple[int, int] = (640, 480), color="teal", **save
+) -> bytes:
+    """A small real image in the given format."""
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format=fmt, **save)
+    return out.getvalue()
