@@ -81,12 +81,6 @@ def mailbox():
 # --- Browser tests --------------------------------------------------------------
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    """Browser journeys run last: Playwright's event loop stays open afterwards."""
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
-
 def _chromium_path() -> str:
     path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
     if not path:
