@@ -180,6 +180,20 @@ def test_bad_query_parameters_never_fail(client, params):
     assert "<script>" not in response.content.decode().split("</header>", 1)[1]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/rent/99999999999999999999/x/",
+        "/rent/99999999999999999999/",
+        "/rent/report/99999999999999999999/",
+        "/rent/mine/99999999999999999999/edit/",
+    ],
+)
+def test_out_of_range_ids_are_404_not_500(client, tenant, url):
+    client.force_login(tenant)
+    assert client.get(url).status_code == 404
+
+
 def test_bad_parameters_are_explained(client):
     response = client.get(SEARCH, {"page": "abc", "rent_min": "cheap"})
     assert b"Part of your search was left out" in response.content
