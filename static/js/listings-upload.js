@@ -19,8 +19,8 @@
       bar.hidden = false;
       bar.value = percent;
       status.textContent = percent < 100
-        ? "Uploading… " + percent + "%"
-        : "Processing photos…";
+        ? form.dataset.uploading + " " + percent + "%"
+        : form.dataset.processing;
     });
     request.addEventListener("load", function () {
       // The server answers with the page to show (the photo list or the errors).
@@ -30,11 +30,11 @@
       if (request.responseURL) { window.history.replaceState(null, "", request.responseURL); }
     });
     request.addEventListener("error", function () {
-      status.textContent = "The upload failed. Check your connection and try again.";
+      status.textContent = form.dataset.failed;
       button.disabled = false;
     });
     button.disabled = true;
-    status.textContent = "Uploading…";
+    status.textContent = form.dataset.uploading;
     request.send(new FormData(form));
   });
 })();
