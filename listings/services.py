@@ -320,8 +320,18 @@ def shortlist_toggle(*, user: User, listing: Listing) -> bool:
 
 @transaction.atomic
 def listing_report(*, listing: Listing, reporter: User, form) -> ListingReport:
+    """Files a report for staff; a second open report by the same person is merged."""
     if reporter.pk == listing.owner_id:
         raise PermissionDenied
+    existing = ListingReport.objects.filter(
+        listing=listing, reporter=reporter, status=ListingReport.Status.OPEN
+    ).first()
+    if existing is not None:
+        extra = form.cleaned_data.get("details", "").strip()
+        if extra:
+            existing.details = f"{existing.details}\n\n{extra}".strip()[:2000]
+            existing.save(update_fields=["details"])
+        return existing
     report = form.save(commit=False)
     report.listing = listing
     report.reporter = reporter

@@ -648,6 +648,17 @@ def test_tenant_reports_a_listing(client, tenant):
     assert report.reporter == tenant and report.reason == "broker"
 
 
+def test_reporting_twice_keeps_one_open_report(client, tenant):
+    listing = ListingFactory()
+    client.force_login(tenant)
+    url = reverse("listings:report", args=[listing.pk])
+    client.post(url, {"reason": "scam", "details": "Asked for an advance."})
+    client.post(url, {"reason": "scam", "details": "Again today."})
+    report = ListingReport.objects.get()
+    assert "Asked for an advance." in report.details
+    assert "Again today." in report.details
+
+
 def test_report_without_reason_is_refused_with_a_message(client, tenant):
     listing = ListingFactory()
     client.force_login(tenant)

@@ -11,6 +11,18 @@
     var input = form.querySelector("input[type=file]");
     if (!input || !input.files.length) { return; }
     event.preventDefault();
+    // The same checks as the server, before anything is sent over a slow line.
+    var problems = [];
+    var allowed = ["image/jpeg", "image/png", "image/webp"];
+    if (input.files.length > Number(form.dataset.room)) { problems.push(form.dataset.tooMany); }
+    Array.prototype.forEach.call(input.files, function (file) {
+      if (file.size > Number(form.dataset.maxBytes)) { problems.push(file.name + " " + form.dataset.tooBig); }
+      if (file.type && allowed.indexOf(file.type) === -1) { problems.push(file.name + " " + form.dataset.wrongType); }
+    });
+    if (problems.length) {
+      status.textContent = problems.join(" ");
+      return;
+    }
     var request = new XMLHttpRequest();
     request.open("POST", form.action || window.location.href);
     request.upload.addEventListener("progress", function (e) {
