@@ -143,6 +143,9 @@ def listing_reject(*, listing: Listing, reason: str) -> Listing:
 
 @transaction.atomic
 def listing_mark_rented(*, listing: Listing) -> Listing:
+    """Takes a published listing off the search: the owner found a tenant."""
+    if not listing.is_published:
+        raise ValidationError(_("Only a published listing can be marked rented."))
     listing.status = Listing.Status.RENTED
     listing.expires_at = None
     listing.save(update_fields=["status", "expires_at", "updated_at"])

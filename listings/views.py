@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -224,11 +225,14 @@ _OWNER_ACTIONS = {
         services.listing_submit,
         None,
     ),
-    "rented": (services.listing_mark_rented, _("Marked as rented. Congratulations!")),
+    "rented": (
+        services.listing_mark_rented,
+        gettext_lazy("Marked as rented. Congratulations!"),
+    ),
     "relist": (services.listing_relist, None),
     "still-available": (
         services.listing_confirm_available,
-        _("Thanks! The listing stays up for another 60 days."),
+        gettext_lazy("Thanks! The listing stays up for another 60 days."),
     ),
 }
 
