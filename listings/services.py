@@ -85,11 +85,25 @@ def listing_create(*, owner: User, form) -> Listing:
     return listing
 
 
+REVIEWED_FIELDS = {"title", "description"}
+
+
 @transaction.atomic
 def listing_update(*, listing: Listing, form) -> Listing:
-    """Saves the owner's edits; the slug follows the title (old URLs redirect)."""
+    """
+    Saves the owner's edits; the slug follows the title (old URLs redirect).
+    A published listing whose words change goes back to review unless its
+    owner publishes directly, so approval cannot be swapped for other text.
+    """
+    reviewed_change = bool(REVIEWED_FIELDS & set(form.changed_data))
     listing = form.save(commit=False)
     listing.slug = Listing.slug_for(listing.title)
+    if (
+        reviewed_change
+        and listing.is_published
+        and not owner_publishes_directly(listing.owner)
+    ):
+        listing.status = Listing.Status.PENDING
     listing.save()
     return listing
 

@@ -153,8 +153,18 @@ def listing_edit(request, pk):
         request.POST if request.method == "POST" else None, instance=listing
     )
     if request.method == "POST" and form.is_valid():
+        was_published = listing.is_published
         services.listing_update(listing=listing, form=form)
-        messages.success(request, _("Your changes are saved."))
+        if was_published and not listing.is_published:
+            messages.success(
+                request,
+                _(
+                    "Your changes are saved. The new text is checked before the "
+                    "listing shows again, usually within a day."
+                ),
+            )
+        else:
+            messages.success(request, _("Your changes are saved."))
         return redirect("listings:mine")
     return render(
         request, "listings/listing_form.html", {"form": form, "listing": listing}
