@@ -85,11 +85,25 @@ def listing_create(*, owner: User, form) -> Listing:
     return listing
 
 
+REVIEWED_FIELDS = {"title", "description"}
+
+
 @transaction.atomic
 def listing_update(*, listing: Listing, form) -> Listing:
-    """Saves the owner's edits; the slug follows the title (old URLs redirect)."""
+    """
+    Saves the owner's edits; the slug follows the title (old URLs redirect).
+    A published listing whose words change goes back to review unless its
+    owner publishes directly, so approval cannot be swapped for other text.
+    """
+    reviewed_change = bool(REVIEWED_FIELDS & set(form.changed_data))
     listing = form.save(commit=False)
     listing.slug = Listing.slug_for(listing.title)
+    if (
+        reviewed_change
+        and listing.is_published
+        and not owner_publishes_directly(listing.owner)
+    ):
+        listing.status = Listing.Status.PENDING
     listing.save()
     return listing
 
@@ -143,6 +157,9 @@ def listing_reject(*, listing: Listing, reason: str) -> Listing:
 
 @transaction.atomic
 def listing_mark_rented(*, listing: Listing) -> Listing:
+    """Takes a published listing off the search: the owner found a tenant."""
+    if not listing.is_published:
+        raise ValidationError(_("Only a published listing can be marked rented."))
     listing.status = Listing.Status.RENTED
     listing.expires_at = None
     listing.save(update_fields=["status", "expires_at", "updated_at"])
@@ -320,8 +337,18 @@ def shortlist_toggle(*, user: User, listing: Listing) -> bool:
 
 @transaction.atomic
 def listing_report(*, listing: Listing, reporter: User, form) -> ListingReport:
+    """Files a report for staff; a second open report by the same person is merged."""
     if reporter.pk == listing.owner_id:
         raise PermissionDenied
+    existing = ListingReport.objects.filter(
+        listing=listing, reporter=reporter, status=ListingReport.Status.OPEN
+    ).first()
+    if existing is not None:
+        extra = form.cleaned_data.get("details", "").strip()
+        if extra:
+            existing.details = f"{existing.details}\n\n{extra}".strip()[:2000]
+            existing.save(update_fields=["details"])
+        return existing
     report = form.save(commit=False)
     report.listing = listing
     report.reporter = reporter

@@ -5,7 +5,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from listings import cache as listing_cache
 from listings import services
@@ -132,6 +134,7 @@ def my_listings(request):
 
 
 @login_required
+@ratelimit(key="user", rate="30/h", method="POST", block=True)
 def listing_create(request):
     form = ListingForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -150,8 +153,18 @@ def listing_edit(request, pk):
         request.POST if request.method == "POST" else None, instance=listing
     )
     if request.method == "POST" and form.is_valid():
+        was_published = listing.is_published
         services.listing_update(listing=listing, form=form)
-        messages.success(request, _("Your changes are saved."))
+        if was_published and not listing.is_published:
+            messages.success(
+                request,
+                _(
+                    "Your changes are saved. The new text is checked before the "
+                    "listing shows again, usually within a day."
+                ),
+            )
+        else:
+            messages.success(request, _("Your changes are saved."))
         return redirect("listings:mine")
     return render(
         request, "listings/listing_form.html", {"form": form, "listing": listing}
@@ -222,11 +235,14 @@ _OWNER_ACTIONS = {
         services.listing_submit,
         None,
     ),
-    "rented": (services.listing_mark_rented, _("Marked as rented. Congratulations!")),
+    "rented": (
+        services.listing_mark_rented,
+        gettext_lazy("Marked as rented. Congratulations!"),
+    ),
     "relist": (services.listing_relist, None),
     "still-available": (
         services.listing_confirm_available,
-        _("Thanks! The listing stays up for another 60 days."),
+        gettext_lazy("Thanks! The listing stays up for another 60 days."),
     ),
 }
 
@@ -299,6 +315,7 @@ def shortlist_toggle(request, pk):
 
 
 @login_required
+@ratelimit(key="user", rate="20/h", method="POST", block=True)
 def listing_report(request, pk):
     listing = get_object_or_404(
         Listing.objects.published().select_related("locality"), pk=pk

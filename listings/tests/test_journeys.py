@@ -70,7 +70,7 @@ def test_listing_from_creation_to_report(page, live_server, login_as, tmp_path):
     page.context.clear_cookies()
     login_as(page, tenant)
     page.goto(f"{live_server.url}/rent/")
-    page.get_by_text("Filters and sort").click()
+    page.locator("summary", has_text="Filters and sort").click()
     page.get_by_label("Flat", exact=True).check()
     page.get_by_label("Rent up to (Rs.)").fill("35000")
     page.get_by_role("button", name="Show results").click()

@@ -48,6 +48,16 @@ def valid_listing_data(**changes) -> dict:
     return data
 
 
+def valid_listing_fields() -> dict:
+    """The model values matching valid_listing_data(), for an unchanged form."""
+    return {
+        "title": "Sunny 2BHK in Jhamsikhel",
+        "description": "Two bedrooms, a balcony and water every morning.",
+        "locality": locality("jhamsikhel"),
+        "rent": 30000,
+    }
+
+
 # --- Search ---------------------------------------------------------------------
 
 
@@ -178,6 +188,20 @@ def test_bad_query_parameters_never_fail(client, params):
     response = client.get(SEARCH, params)
     assert response.status_code == 200
     assert "<script>" not in response.content.decode().split("</header>", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/rent/99999999999999999999/x/",
+        "/rent/99999999999999999999/",
+        "/rent/report/99999999999999999999/",
+        "/rent/mine/99999999999999999999/edit/",
+    ],
+)
+def test_out_of_range_ids_are_404_not_500(client, tenant, url):
+    client.force_login(tenant)
+    assert client.get(url).status_code == 404
 
 
 def test_bad_parameters_are_explained(client):
@@ -335,10 +359,12 @@ def test_detail_is_cached_and_invalidated_by_an_edit(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             reverse("listings:edit", args=[listing.pk]),
-            valid_listing_data(title="First title", description="Freshly painted."),
+            valid_listing_data(
+                title="First title", description=listing.description, rent="41000"
+            ),
         )
     client.logout()
-    assert b"Freshly painted." in client.get(listing.get_absolute_url()).content
+    assert b"Rs. 41,000" in client.get(listing.get_absolute_url()).content
 
 
 def test_detail_includes_owner_card_actions_and_similar_listings(client):
@@ -441,6 +467,39 @@ def test_edit_ignores_posted_owner_and_status(client, owner, other_owner):
     listing.refresh_from_db()
     assert listing.owner == owner and listing.status == "pending"
     assert listing.title == "Sunny 2BHK in Jhamsikhel"
+
+
+def test_new_words_on_a_published_listing_go_back_to_review(client, owner):
+    listing = ListingFactory(owner=owner, **valid_listing_fields())
+    client.force_login(owner)
+    client.post(
+        reverse("listings:edit", args=[listing.pk]),
+        valid_listing_data(description="Call my agent for the commission."),
+    )
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.PENDING
+
+
+def test_rent_change_on_a_published_listing_stays_published(client, owner):
+    listing = ListingFactory(owner=owner, **valid_listing_fields())
+    client.force_login(owner)
+    client.post(
+        reverse("listings:edit", args=[listing.pk]), valid_listing_data(rent=28000)
+    )
+    listing.refresh_from_db()
+    assert listing.is_published and listing.rent == 28000
+
+
+def test_trusted_owner_edits_stay_published(client):
+    owner = UserFactory(role="owner", is_trusted_owner=True)
+    listing = ListingFactory(owner=owner, **valid_listing_fields())
+    client.force_login(owner)
+    client.post(
+        reverse("listings:edit", args=[listing.pk]),
+        valid_listing_data(description="Now with a new geyser."),
+    )
+    listing.refresh_from_db()
+    assert listing.is_published
 
 
 def test_form_requires_what_tenants_ask_first(client, owner):
@@ -632,6 +691,17 @@ def test_tenant_reports_a_listing(client, tenant):
     assert response.status_code == 302
     report = ListingReport.objects.get()
     assert report.reporter == tenant and report.reason == "broker"
+
+
+def test_reporting_twice_keeps_one_open_report(client, tenant):
+    listing = ListingFactory()
+    client.force_login(tenant)
+    url = reverse("listings:report", args=[listing.pk])
+    client.post(url, {"reason": "scam", "details": "Asked for an advance."})
+    client.post(url, {"reason": "scam", "details": "Again today."})
+    report = ListingReport.objects.get()
+    assert "Asked for an advance." in report.details
+    assert "Again today." in report.details
 
 
 def test_report_without_reason_is_refused_with_a_message(client, tenant):
