@@ -1,0 +1,9 @@
+from django.tasks import task
+
+from visits import services
+
+
+@task()
+def send_visit_reminders() -> int:
+    """Sends the due 24-hour and 2-hour reminders; safe to run as often as wanted."""
+    return services.visit_send_reminders()
