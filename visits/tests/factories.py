@@ -7,6 +7,20 @@ from listings.models import Listing, Locality
 from visits.models import Availability, BlockedDate, DateWindow, WeeklyWindow
 
 
+def jhamsikhel() -> Locality:
+    """The locality loaded by migration (recreated after a transactional test flush)."""
+    locality, _ = Locality.objects.get_or_create(
+        slug="jhamsikhel",
+        defaults={
+            "name": "Jhamsikhel",
+            "district": "Lalitpur",
+            "latitude": "27.67900",
+            "longitude": "85.30700",
+        },
+    )
+    return locality
+
+
 class ListingFactory(factory.django.DjangoModelFactory):
     """A published listing; the listings app owns the real forms."""
 
@@ -19,7 +33,7 @@ class ListingFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Sunny 2BHK flat number {n}")
     description = "Two bedrooms, a kitchen and a balcony facing the hills."
     property_type = Listing.PropertyType.FLAT
-    locality = factory.LazyFunction(lambda: Locality.objects.get(slug="jhamsikhel"))
+    locality = factory.LazyFunction(lambda: jhamsikhel())
     rent = 25000
     bike_parking = 2
     car_parking = 0
