@@ -49,9 +49,28 @@ class ReasonForm(forms.Form):
     )
 
 
+class DeclineForm(ReasonForm):
+    reason = forms.CharField(
+        label=_("Reason for declining"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The tenant sees this, for example “Already rented”."),
+        error_messages={"required": _("Please say why, so the tenant knows.")},
+    )
+
+
+class CancelForm(ReasonForm):
+    reason = forms.CharField(
+        label=_("Reason for cancelling"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Please say why, so the other side knows.")},
+    )
+
+
 class OptionalReasonForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason (optional)"),
+        label=_("Reason for declining the new time (optional)"),
         max_length=300,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -240,7 +240,7 @@ class VisitQuerySet(models.QuerySet):
 
 class Visit(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", _("Waiting for the owner")
+        PENDING = "pending", _("Waiting for confirmation")
         CONFIRMED = "confirmed", _("Confirmed")
         DECLINED = "declined", _("Declined")
         PROPOSED = "proposed", _("Another time proposed")
@@ -384,6 +384,9 @@ class Visit(models.Model):
         return self.is_tenant(user) and self.status == self.Status.PROPOSED
 
     def can_cancel(self, user) -> bool:
+        # An owner answers a pending request by declining it, not cancelling.
+        if self.is_owner(user) and self.status == self.Status.PENDING:
+            return False
         return self.is_party(user) and self.is_active and not self.has_started()
 
     def can_record_outcome(self, user) -> bool:

@@ -16,12 +16,13 @@ from visits.forms import (
     AvailabilityForm,
     BlockedDateFormSet,
     BookingForm,
+    CancelForm,
     DateWindowFormSet,
+    DeclineForm,
     FeedbackForm,
     OptionalReasonForm,
     OutcomeForm,
     ProposeForm,
-    ReasonForm,
     WeeklyWindowFormSet,
 )
 from visits.ics import visit_calendar
@@ -57,14 +58,24 @@ def visit_list(request):
 
 def _booking_page(request, listing, form, *, status=200, active_visit=None):
     options = services.free_slots(listing)
+    selected = form["slot"].value()
+    # The first days and the day of the chosen time start unfolded.
+    days = [
+        {
+            "day": day,
+            "options": items,
+            "open": index < 2 or any(o.value == selected for o in items),
+        }
+        for index, (day, items) in enumerate(group_by_day(options))
+    ]
     return render(
         request,
         "visits/visit_form.html",
         {
             "listing": listing,
             "form": form,
-            "days": group_by_day(options),
-            "selected": form["slot"].value(),
+            "days": days,
+            "selected": selected,
             "active_visit": active_visit,
             "is_owner": listing.can_be_edited_by(request.user),
         },
@@ -146,7 +157,7 @@ def _detail_page(request, visit, *, status=200, **forms):
         "feedback": getattr(visit, "feedback", None) if visit.is_tenant(user) else None,
     }
     if visit.can_decline(user):
-        context["decline_form"] = forms.get("decline_form") or ReasonForm(
+        context["decline_form"] = forms.get("decline_form") or DeclineForm(
             prefix="decline"
         )
     if visit.can_propose(user):
@@ -163,7 +174,7 @@ def _detail_page(request, visit, *, status=200, **forms):
             prefix="reject"
         )
     if visit.can_cancel(user):
-        context["cancel_form"] = forms.get("cancel_form") or ReasonForm(prefix="cancel")
+        context["cancel_form"] = forms.get("cancel_form") or CancelForm(prefix="cancel")
     if visit.can_give_feedback(user):
         context["feedback_form"] = forms.get("feedback_form") or FeedbackForm(
             prefix="feedback"
@@ -209,7 +220,7 @@ def visit_decline(request, pk):
     visit = _visit_for(request, pk)
     if not visit.is_owner(request.user):
         raise Http404
-    form = ReasonForm(request.POST, prefix="decline")
+    form = DeclineForm(request.POST, prefix="decline")
     if not form.is_valid():
         return _detail_page(request, visit, status=400, decline_form=form)
     return _act(
@@ -284,7 +295,7 @@ def visit_reject(request, pk):
 @require_POST
 def visit_cancel(request, pk):
     visit = _visit_for(request, pk)
-    form = ReasonForm(request.POST, prefix="cancel")
+    form = CancelForm(request.POST, prefix="cancel")
     if not form.is_valid():
         return _detail_page(request, visit, status=400, cancel_form=form)
     return _act(

@@ -401,6 +401,7 @@ def test_either_side_cancels_with_a_reason_and_the_other_is_told(
     pending, owner, tenant, who
 ):
     actor, other = (tenant, owner) if who == "tenant" else (owner, tenant)
+    services.visit_confirm(visit=pending, owner=owner)
 
     visit = services.visit_cancel(visit=pending, user=actor, reason="Unwell")
 
@@ -409,7 +410,15 @@ def test_either_side_cancels_with_a_reason_and_the_other_is_told(
     assert Slot.objects.get().booked == 0
     note = Notification.objects.get(kind=Notification.Kind.VISIT_CANCELLATION)
     assert note.user == other
+    assert visit.events.last().text == "Unwell"
     assert "Unwell" in note.text
+
+
+def test_owner_declines_rather_than_cancels_a_pending_request(pending, owner):
+    with pytest.raises(services.VisitError):
+        services.visit_cancel(visit=pending, user=owner, reason="No")
+    pending.refresh_from_db()
+    assert pending.status == Visit.Status.PENDING
 
 
 def test_a_stranger_cannot_cancel(pending):
