@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
@@ -261,7 +260,19 @@ def visit_request(
     already = _(
         "You already have a visit to this listing. Cancel it first to pick another time."
     )
-    if Visit.objects.active().filter(tenant=tenant, listing=listing).exists():
+    # A request nobody answered before its time no longer blocks a new one.
+    _close_stale(
+        Visit.objects.filter(tenant=tenant, listing=listing), now=now, notify=False
+    )
+    current = Visit.objects.active().filter(tenant=tenant, listing=listing).first()
+    if current is not None and current.has_started(now):
+        raise AlreadyBooked(
+            _(
+                "Your last visit here is still open until the owner marks it "
+                "(at most three days after it). Please try again then."
+            )
+        )
+    if current is not None:
         raise AlreadyBooked(already)
 
     availability = availability_for(listing)
@@ -518,16 +529,20 @@ def visit_record_outcome(*, visit: Visit, owner: User, outcome: str) -> Visit:
     )
     _record(visit, actor=owner, kind=kind)
     if outcome == Visit.Status.DONE:
-        _notify(
-            visit,
-            user=visit.tenant,
-            kind=Notification.Kind.VISIT_FEEDBACK,
-            text=_(
-                "How was your visit to “%(title)s”? Two quick questions help keep brokers out."
-            )
-            % {"title": visit.listing.title},
-        )
+        _ask_for_feedback(visit)
     return visit
+
+
+def _ask_for_feedback(visit: Visit) -> None:
+    _notify(
+        visit,
+        user=visit.tenant,
+        kind=Notification.Kind.VISIT_FEEDBACK,
+        text=_(
+            "How was your visit to “%(title)s”? Two quick questions help keep brokers out."
+        )
+        % {"title": visit.listing.title},
+    )
 
 
 @transaction.atomic
@@ -571,6 +586,72 @@ def availability_update(*, availability_form, formsets) -> Availability:
     for formset in formsets:
         formset.save()
     return availability
+
+
+# --- Housekeeping ---------------------------------------------------------------
+
+# How long an owner has to mark a confirmed visit a no-show before it counts as done.
+OUTCOME_GRACE = dt.timedelta(days=3)
+
+
+def _close_stale(visits: QuerySet, *, now: dt.datetime, notify: bool = True) -> int:
+    closed = 0
+    unanswered = visits.filter(
+        Q(status=Visit.Status.PENDING, slot__starts_at__lte=now)
+        | Q(status=Visit.Status.PROPOSED, proposed_slot__starts_at__lte=now)
+    )
+    for pk in list(unanswered.values_list("pk", flat=True)):
+        visit = _lock(Visit(pk=pk))
+        if visit.held_slot is None or visit.held_slot.starts_at > now:
+            continue
+        _release_place(visit.held_slot)
+        visit.status = Visit.Status.CANCELLED
+        visit.cancel_reason = _("Not confirmed before the visit time.")
+        visit.save(update_fields=["status", "cancel_reason", "updated_at"])
+        _record(
+            visit, actor=None, kind=VisitEvent.Kind.CANCELLED, text=visit.cancel_reason
+        )
+        if notify:
+            _notify(
+                visit,
+                user=visit.tenant,
+                kind=Notification.Kind.VISIT_CANCELLATION,
+                text=_(
+                    "Your visit request for “%(title)s” was not confirmed in time. "
+                    "You can book another time."
+                )
+                % {"title": visit.listing.title},
+            )
+        closed += 1
+    unmarked = visits.filter(
+        status=Visit.Status.CONFIRMED, slot__ends_at__lte=now - OUTCOME_GRACE
+    )
+    for pk in list(unmarked.values_list("pk", flat=True)):
+        visit = _lock(Visit(pk=pk))
+        if visit.status != Visit.Status.CONFIRMED:
+            continue
+        visit.status = Visit.Status.DONE
+        visit.save(update_fields=["status", "updated_at"])
+        _record(
+            visit,
+            actor=None,
+            kind=VisitEvent.Kind.DONE,
+            text=_("Marked done automatically: the owner did not report a no-show."),
+        )
+        if notify:
+            _ask_for_feedback(visit)
+        closed += 1
+    return closed
+
+
+@transaction.atomic
+def visits_close_stale(*, now: dt.datetime | None = None) -> int:
+    """
+    Ends requests that were never answered before their time, and counts
+    confirmed visits as done once the owner had three days to report a no-show.
+    Returns how many visits changed.
+    """
+    return _close_stale(Visit.objects.all(), now=now or timezone.now())
 
 
 # --- Reminders ------------------------------------------------------------------
@@ -680,7 +761,3 @@ def visit_counts_for_listings(
             "done": row["visits_done"],
         }
     return counts
-
-
-def visit_url_for_listing(listing: Listing) -> str:
-    return reverse("visits:book", kwargs={"listing_pk": listing.pk})

@@ -126,3 +126,17 @@ def test_reminder_command_sends_due_reminders_once(listing, tenant, owner, capsy
     assert (
         Notification.objects.filter(kind=Notification.Kind.VISIT_REMINDER).count() == 2
     )
+
+
+def test_close_stale_command_ends_unanswered_requests(listing, tenant, capsys):
+    with time_machine.travel(nepal(2026, 12, 1, 9), tick=False):
+        visit = services.visit_request(
+            tenant=tenant, listing=listing, starts_at=SAT_10AM
+        )
+
+    with time_machine.travel(SAT_10AM + dt.timedelta(hours=1), tick=False):
+        call_command("close_stale_visits")
+
+    assert "Closed 1 visits." in capsys.readouterr().out
+    visit.refresh_from_db()
+    assert visit.status == "cancelled"

@@ -584,3 +584,69 @@ def test_visit_counts_per_listing_in_one_query(
 
     assert counts[listing.pk] == {"total": 3, "pending": 1, "upcoming": 2, "done": 0}
     assert counts[quiet.pk] == {"total": 0, "pending": 0, "upcoming": 0, "done": 0}
+
+
+# --- Housekeeping ------------------------------------------------------------------
+
+
+def test_unanswered_request_is_closed_after_its_time_and_tenant_may_book_again(
+    pending, tenant, listing
+):
+    later = SAT_10AM + dt.timedelta(minutes=5)
+
+    assert services.visits_close_stale(now=later) == 1
+    assert services.visits_close_stale(now=later) == 0
+
+    pending.refresh_from_db()
+    assert pending.status == Visit.Status.CANCELLED
+    assert pending.events.last().actor is None
+    assert Notification.objects.filter(
+        user=tenant, kind=Notification.Kind.VISIT_CANCELLATION
+    ).exists()
+    with time_machine.travel(later, tick=False):
+        again = book(tenant, listing, nepal(2026, 12, 12, 10, 0))
+    assert again.status == Visit.Status.PENDING
+
+
+def test_booking_again_closes_an_unanswered_past_request_itself(
+    pending, tenant, listing
+):
+    with time_machine.travel(SAT_10AM + dt.timedelta(hours=1), tick=False):
+        again = book(tenant, listing, nepal(2026, 12, 12, 10, 0))
+
+    pending.refresh_from_db()
+    assert pending.status == Visit.Status.CANCELLED
+    assert again.status == Visit.Status.PENDING
+
+
+def test_confirmed_visit_counts_as_done_three_days_after_unless_marked(
+    pending, owner, tenant, listing
+):
+    services.visit_confirm(visit=pending, owner=owner)
+    two_days = SAT_10AM + dt.timedelta(days=2)
+
+    assert services.visits_close_stale(now=two_days) == 0
+    with (
+        time_machine.travel(two_days, tick=False),
+        pytest.raises(services.AlreadyBooked, match="still open"),
+    ):
+        book(tenant, listing, nepal(2026, 12, 12, 10, 0))
+
+    assert (
+        services.visits_close_stale(now=SAT_10AM + dt.timedelta(days=3, hours=1)) == 1
+    )
+    pending.refresh_from_db()
+    assert pending.status == Visit.Status.DONE
+    assert pending.can_give_feedback(tenant)
+    assert Notification.objects.filter(
+        user=tenant, kind=Notification.Kind.VISIT_FEEDBACK
+    ).exists()
+
+
+def test_unanswered_proposal_is_closed_after_the_proposed_time(pending, owner):
+    eleven = nepal(2026, 12, 5, 11, 0)
+    services.visit_propose(visit=pending, owner=owner, starts_at=eleven)
+
+    assert services.visits_close_stale(now=SAT_10AM + dt.timedelta(minutes=30)) == 0
+    assert services.visits_close_stale(now=eleven + dt.timedelta(minutes=1)) == 1
+    assert Slot.objects.get(starts_at=eleven).booked == 0
