@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import Notification, User
 
 
 @admin.register(User)
@@ -67,3 +67,11 @@ class UserAdmin(BaseUserAdmin):
     def clear_flag(self, request, queryset):
         updated = queryset.update(is_flagged=False, flag_reason="")
         self.message_user(request, _("%(n)d accounts cleared.") % {"n": updated})
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("user", "kind", "text", "created_at", "read_at")
+    list_filter = ("kind", ("read_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__email", "text")
+    raw_id_fields = ("user",)

@@ -125,3 +125,55 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_tenant(self) -> bool:
         return self.role == self.Role.TENANT
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self):
+        return self.filter(read_at__isnull=True)
+
+    def for_user(self, user):
+        return self.filter(user=user)
+
+
+class Notification(models.Model):
+    """One line in a person's in-site notification list."""
+
+    class Kind(models.TextChoices):
+        VISIT_REQUEST = "visit_request", _("Visit request")
+        VISIT_CONFIRMATION = "visit_confirmation", _("Visit confirmed")
+        VISIT_DECLINE = "visit_decline", _("Visit declined")
+        VISIT_PROPOSAL = "visit_proposal", _("Another time proposed")
+        VISIT_CANCELLATION = "visit_cancellation", _("Visit cancelled")
+        VISIT_REMINDER = "visit_reminder", _("Visit reminder")
+        VISIT_FEEDBACK = "visit_feedback", _("How was the visit?")
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("user"),
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind)
+    text = models.CharField(_("text"), max_length=300)
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["user", "created_at"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            )
+        ]
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None

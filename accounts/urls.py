@@ -14,6 +14,7 @@ urlpatterns = [
     path("verify/resend/", views.resend_verification, name="resend_verification"),
     path("profile/", views.profile, name="profile"),
     path("delete/", views.delete_account, name="delete"),
+    path("notifications/", views.notification_list, name="notifications"),
     path(
         "password/change/", views.PasswordChangeView.as_view(), name="password_change"
     ),

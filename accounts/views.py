@@ -11,7 +11,8 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts import services
 from accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignUpForm
-from accounts.models import User
+from accounts.models import Notification, User
+from accounts.notifications import notifications_mark_read
 
 
 @ratelimit(key="ip", rate="10/h", method="POST", block=True)
@@ -112,3 +113,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         messages.success(self.request, _("Your password is changed."))
         return super().form_valid(form)
+
+
+@login_required
+def notification_list(request):
+    """The latest notifications; opening the page marks them read."""
+    notifications = list(Notification.objects.for_user(request.user)[:50])
+    notifications_mark_read(user=request.user)
+    return render(
+        request,
+        "accounts/notification_list.html",
+        {"notifications": notifications},
+    )

@@ -1,0 +1,31 @@
+from django.utils import timezone
+
+from accounts.emails import send_templated_email
+from accounts.models import Notification, User
+
+
+def notification_send(
+    *,
+    user: User,
+    kind: str,
+    text: str,
+    url: str = "",
+    email_template: str = "accounts/emails/notification",
+    email_context: dict | None = None,
+) -> Notification:
+    """
+    Adds a line to the user's notification list and emails them the same news
+    once the surrounding transaction commits.
+    """
+    notification = Notification.objects.create(user=user, kind=kind, text=text, url=url)
+    send_templated_email(
+        to=user.email,
+        template=email_template,
+        context={"user": user, "text": text, "url": url, **(email_context or {})},
+    )
+    return notification
+
+
+def notifications_mark_read(*, user: User) -> int:
+    """Marks every unread notification of the user as read; returns how many."""
+    return Notification.objects.for_user(user).unread().update(read_at=timezone.now())
