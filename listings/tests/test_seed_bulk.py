@@ -1,13 +1,20 @@
 import io
+import random
+import uuid
+from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, models
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from listings.management.commands.seed_bulk import (
     BULK_EMAIL_DOMAIN,
+    GENERATED,
+    PerRow,
+    RowMaker,
     bulk_listings,
     copy_columns,
 )
@@ -110,7 +117,7 @@ def test_seed_bulk_with_the_same_seed_loads_the_same_listings():
 
 
 def test_seed_bulk_fills_every_column_of_the_listing_table():
-    columns, _, constants = copy_columns(connection)
+    columns, _, defaults = copy_columns(connection)
     expected = {
         field.column
         for field in Listing._meta.concrete_fields
@@ -118,4 +125,34 @@ def test_seed_bulk_fills_every_column_of_the_listing_table():
     }
     assert set(columns) == expected
     # The fields seed_bulk knows are generated per row, not copied as constants.
-    assert {"title", "rent", "status"}.isdisjoint(constants)
+    assert {"title", "rent", "status"}.isdisjoint(defaults)
+
+
+def test_fields_seed_bulk_does_not_know_get_their_defaults_per_row():
+    token = models.UUIDField(default=uuid.uuid4)
+    token.set_attributes_from_name("token")
+    columns = ["title", "token", "rent", "label"]
+    maker = RowMaker(
+        rng=random.Random(1),
+        localities=[
+            {
+                "id": 1,
+                "slug": "thamel",
+                "name": "Thamel",
+                "latitude": Decimal("27.71530"),
+                "longitude": Decimal("85.31230"),
+            }
+        ],
+        owner_ids=[1, 2],
+        now=timezone.now(),
+        columns=columns,
+        defaults={"token": PerRow(token, connection), "label": "standard"},
+    )
+
+    first, second = maker.row(), maker.row()
+
+    assert len(first) == len(columns)
+    assert " near Thamel " in first[0]
+    assert first[1] != second[1]  # a callable default gives each row its own value
+    assert first[3] == second[3] == "standard"
+    assert "title" in GENERATED and "token" not in GENERATED

@@ -316,7 +316,7 @@ class RowMaker:
 
     POOL = 8192
 
-    def __init__(self, *, rng, localities, owner_ids, now, columns, constants):
+    def __init__(self, *, rng, localities, owner_ids, now, columns, defaults):
         self.rng = rng
         self.now = now
         self.owner_ids = owner_ids
@@ -332,10 +332,13 @@ class RowMaker:
             for _ in range(self.POOL)
         ]
         self.titles = {}
-        # Each row is the generated values followed by the constants; an
-        # itemgetter puts them in the table's column order in one call.
-        names = GENERATED + list(constants)
+        # Each row is the generated values, then the per-row defaults, then the
+        # constant ones; an itemgetter puts them in column order in one call.
+        constants = {k: v for k, v in defaults.items() if not isinstance(v, PerRow)}
+        per_row = {k: v for k, v in defaults.items() if isinstance(v, PerRow)}
+        names = GENERATED + list(per_row) + list(constants)
         self.constants = tuple(constants.values())
+        self.per_row = tuple(per_row.values())
         self.order = operator.itemgetter(*(names.index(c) for c in columns))
 
     def draw_facts(self) -> tuple:
@@ -509,19 +512,35 @@ class RowMaker:
             published,
             expires,
         )
+        if self.per_row:
+            generated += tuple(default() for default in self.per_row)
         return self.order(generated + self.constants)
+
+
+class PerRow:
+    """A default computed afresh for each row (the field's default is callable)."""
+
+    def __init__(self, field, connection):
+        self.field = field
+        self.connection = connection
+
+    def __call__(self):
+        return self.field.get_db_prep_value(
+            self.field.get_default(), self.connection, prepared=False
+        )
 
 
 def copy_columns(connection) -> tuple[list[str], list[str], dict]:
     """
     The listing table's columns to COPY, from the model's concrete fields.
 
-    Returns the database column names, the matching attribute names, and a
-    constant value for each field this command does not generate itself.
+    Returns the database column names, the matching attribute names, and the
+    default of each field this command does not generate itself: a value, or
+    a PerRow when the model's default is callable (a fresh UUID per row...).
     Columns the database fills (the primary key, generated columns, fields
     with a database default) are left out.
     """
-    db_columns, attnames, constants = [], [], {}
+    db_columns, attnames, defaults = [], [], {}
     now = timezone.now()
     for field in Listing._meta.concrete_fields:
         if field.primary_key or getattr(field, "generated", False):
@@ -532,14 +551,18 @@ def copy_columns(connection) -> tuple[list[str], list[str], dict]:
             if getattr(field, "auto_now", False) or getattr(
                 field, "auto_now_add", False
             ):
-                value = now
+                defaults[field.attname] = field.get_db_prep_value(
+                    now, connection, prepared=False
+                )
+            elif callable(field.default):
+                defaults[field.attname] = PerRow(field, connection)
             else:
-                value = field.get_default()
-            value = field.get_db_prep_value(value, connection, prepared=False)
-            constants[field.attname] = value
+                defaults[field.attname] = field.get_db_prep_value(
+                    field.get_default(), connection, prepared=False
+                )
         db_columns.append(field.column)
         attnames.append(field.attname)
-    return db_columns, attnames, constants
+    return db_columns, attnames, defaults
 
 
 class Command(BaseCommand):
@@ -616,7 +639,7 @@ class Command(BaseCommand):
         # Continuing a load draws from a different stream than the first run did.
         rng = random.Random(f"{options['seed']}:{existing}")
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
-        db_columns, attnames, constants = copy_columns(connection)
+        db_columns, attnames, defaults = copy_columns(connection)
         localities = list(
             Locality.objects.values("id", "slug", "name", "latitude", "longitude")
         )
@@ -626,7 +649,7 @@ class Command(BaseCommand):
             owner_ids=owner_ids,
             now=now,
             columns=attnames,
-            constants=constants,
+            defaults=defaults,
         )
         self.stdout.write(
             f"Loading {missing:,} listings ({existing:,} already there) "
