@@ -199,8 +199,14 @@ async def http_load(
             if before_each:
                 await before_each()
             started = time.perf_counter()
-            async with session.get(path_for(index), allow_redirects=False) as response:
-                await response.read()
+            try:
+                async with session.get(
+                    path_for(index), allow_redirects=False
+                ) as response:
+                    await response.read()
+            except (aiohttp.ClientError, TimeoutError):
+                # Counted as status 0: a refused or timed-out request is a result.
+                return Sample((time.perf_counter() - started) * 1000, 0)
             sample = Sample((time.perf_counter() - started) * 1000, response.status)
             match = SERVER_TIMING.search(response.headers.get("Server-Timing", ""))
             if match:

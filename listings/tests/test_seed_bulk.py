@@ -28,9 +28,17 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-def seed(*args):
+def seed(*args, jobs=1):
+    # One job loads on the test's own connection, inside its transaction.
     out = io.StringIO()
-    call_command("seed_bulk", *args, "--no-progress", stdout=out, stderr=io.StringIO())
+    call_command(
+        "seed_bulk",
+        *args,
+        "--no-progress",
+        f"--jobs={jobs}",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     return out.getvalue()
 
 
@@ -126,6 +134,20 @@ def test_seed_bulk_fills_every_column_of_the_listing_table():
     assert set(columns) == expected
     # The fields seed_bulk knows are generated per row, not copied as constants.
     assert {"title", "rent", "status"}.isdisjoint(defaults)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_seed_bulk_loads_the_same_listings_with_several_jobs():
+    def titles():
+        return sorted(bulk_listings().values_list("title", "rent", "locality_id"))
+
+    seed("--listings", "90", "--owners", "3", "--batch", "20")
+    one_job = titles()
+    seed("--listings", "90", "--owners", "3", "--batch", "20", "--reset", jobs=3)
+
+    assert bulk_listings().count() == 90
+    assert titles() == one_job
 
 
 def test_fields_seed_bulk_does_not_know_get_their_defaults_per_row():
