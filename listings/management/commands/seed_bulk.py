@@ -644,8 +644,12 @@ class Command(BaseCommand):
         missing = target - existing
         if missing <= 0:
             self.stdout.write(
-                f"{existing:,} bulk listings already there (asked for {target:,}): "
-                "nothing to add. Use --reset to load them again."
+                f"{existing:,} bulk listings there (asked for {target:,}): "
+                + (
+                    "done."
+                    if options["reset"]
+                    else "nothing to add. Use --reset to load them again."
+                )
             )
             return
 
@@ -764,6 +768,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Deleting {len(ids):,} bulk listings...")
         step = 20_000
         for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
+            # The ORM deletes what refers to the listings too; a range of
+            # primary keys and only the key loaded keep each chunk cheap.
             with transaction.atomic():
-                Listing.objects.filter(pk__in=ids[start : start + step]).delete()
+                bulk_listings().filter(pk__gte=chunk[0], pk__lte=chunk[-1]).only(
+                    "pk"
+                ).delete()
         bulk_owners().delete()
