@@ -357,7 +357,8 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     run = report["run"]
     lines = [
-        f"Measured {report['generated_at']} with `{report['command']}`: "
+        f"Measured {report['generated_at']} on commit {report['code']} "
+        f"with `{report['command']}`: "
         f"{run['listings_total']:,} listings ({run['listings_published']:,} published), "
         f"{run['concurrency']} concurrent clients, one daphne process.",
         "",
@@ -400,6 +401,7 @@ def main(argv=None) -> int:
     report = {
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
+        "code": harness.code_version(),
         "run": {
             "listings_total": data["total"],
             "listings_published": data["published"],
