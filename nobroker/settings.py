@@ -91,6 +91,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so its time covers every other middleware.
+    "nobroker.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -105,6 +107,10 @@ MIDDLEWARE = [
     # Last, so it sees the result of authentication: https://django-axes.readthedocs.io/
     "axes.middleware.AxesMiddleware",
 ]
+
+# Server-Timing header (time in Django and in SQL) on every response; the
+# benchmark in bench/ reads it. https://www.w3.org/TR/server-timing/
+SERVER_TIMING = env_bool("SERVER_TIMING", DEBUG)
 
 ROOT_URLCONF = "nobroker.urls"
 WSGI_APPLICATION = "nobroker.wsgi.application"
