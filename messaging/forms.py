@@ -25,17 +25,20 @@ class MessageForm(forms.Form):
 
 
 class ReportForm(forms.ModelForm):
+    reason = forms.ChoiceField(
+        label=_("What is wrong?"),
+        choices=Report.Reason.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose what is wrong.")},
+    )
+
     class Meta:
         model = Report
         fields = ["reason", "details"]
         widgets = {
-            "reason": forms.RadioSelect,
             "details": forms.Textarea(attrs={"rows": 4}),
         }
-        labels = {
-            "reason": _("What is wrong?"),
-            "details": _("Anything else staff should know?"),
-        }
+        labels = {"details": _("Anything else staff should know?")}
         help_texts = {
             "details": _("Optional. Staff will read this conversation to decide.")
         }

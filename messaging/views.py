@@ -75,7 +75,7 @@ def conversation_start(request, listing_pk):
 def conversation_detail(request, pk):
     conversation = _member_conversation(request, pk)
     user = request.user
-    form = MessageForm(request.POST or None)
+    form = MessageForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -208,7 +208,7 @@ def unblock(request, pk):
 @ratelimit(key="user", rate="10/h", method="POST", block=True)
 def report(request, pk):
     conversation = _member_conversation(request, pk)
-    form = ReportForm(request.POST or None)
+    form = ReportForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.conversation_report(
             conversation=conversation,
