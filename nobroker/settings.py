@@ -159,6 +159,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory, so a second process (the websocket test server)
+            # sees the test database too.
+            "TEST": {"NAME": BASE_DIR / "db.sqlite3.test"},
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

@@ -222,6 +222,7 @@
     socket = new WebSocket(scheme + window.location.host + root.dataset.wsPath + "?after=" + lastId());
     socket.onopen = function () {
       delay = 1000;
+      root.dataset.live = "";
       stopPolling();
       showStatus("");
       flushOutbox();
@@ -248,6 +249,7 @@
     };
     socket.onclose = function (event) {
       socket = null;
+      delete root.dataset.live;
       startPolling();
       if (event.code === 4401 || event.code === 4403) { return; }
       showStatus(root.dataset.textOffline);
