@@ -42,6 +42,15 @@ class TokenBucket:
         return False
 
 
+def off_thread(func):
+    """
+    `database_sync_to_async` on a pool thread instead of the one shared sync
+    thread: sockets then wait on PostgreSQL side by side, not one after another.
+    Each call is a self-contained service call, so no thread affinity is needed.
+    """
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
 def _member_conversation(pk: int, user) -> Conversation | None:
     return Conversation.objects.for_user(user).filter(pk=pk).first()
 
@@ -95,9 +104,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
         pk = self.scope["url_route"]["kwargs"]["pk"]
-        self.conversation = await database_sync_to_async(_member_conversation)(
-            pk, self.user
-        )
+        self.conversation = await off_thread(_member_conversation)(pk, self.user)
         if self.conversation is None:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
@@ -111,9 +118,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # arrives twice at worst, and the page keeps one copy per id.
         after = _query_int(self.scope, "after")
         if after:
-            for message in await database_sync_to_async(_messages_after)(
-                self.conversation, after
-            ):
+            for message in await off_thread(_messages_after)(self.conversation, after):
                 await self.send_json({"type": "message", "message": message})
 
     async def disconnect(self, code):
@@ -137,7 +142,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 up_to = int(content.get("up_to"))
             except (TypeError, ValueError):
                 return
-            await database_sync_to_async(conversation_mark_read)(
+            await off_thread(conversation_mark_read)(
                 conversation=self.conversation, user=self.user, up_to=up_to
             )
         else:
@@ -167,7 +172,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            message = await database_sync_to_async(_send)(
+            message = await off_thread(_send)(
                 self.conversation, self.user, client_id, body
             )
         except MessagingError as error:

@@ -57,7 +57,9 @@ def broadcast(group: str, event: dict) -> None:
 
 
 def unread_count(user) -> int:
-    return Message.objects.unread_for(user).count()
+    return Message.objects.unread_for(user, role="tenant").count() + (
+        Message.objects.unread_for(user, role="owner").count()
+    )
 
 
 def _push_unread_count(user_id: int) -> None:
@@ -119,11 +121,6 @@ def message_send(
         client_id = uuid.UUID(str(client_id))
     except ValueError:
         raise MessagingError("bad_id", _("The message could not be sent.")) from None
-    existing = Message.objects.filter(sender=sender, client_id=client_id).first()
-    if existing:
-        if existing.conversation_id != conversation.pk:
-            raise MessagingError("bad_id", _("The message could not be sent."))
-        return existing, False
     if not conversation.has_participant(sender):
         raise MessagingError("not_member", _("You are not part of this conversation."))
     body = validate_body(body)
@@ -132,6 +129,8 @@ def message_send(
             "blocked", _("Messages between you two are blocked; nothing was sent.")
         )
     try:
+        # Insert first: a resend is rare, so it is found by the unique
+        # constraint instead of a lookup before every message.
         with transaction.atomic():
             message = Message.objects.create(
                 conversation=conversation,
@@ -140,10 +139,14 @@ def message_send(
                 body=body,
                 asks_for_money=asks_for_money(body),
             )
-            _record_sent(conversation, sender, message)
     except IntegrityError:
-        # The same resend raced itself on two sockets: the first one won.
-        return Message.objects.get(sender=sender, client_id=client_id), False
+        existing = Message.objects.get(sender=sender, client_id=client_id)
+        if existing.conversation_id != conversation.pk:
+            raise MessagingError(
+                "bad_id", _("The message could not be sent.")
+            ) from None
+        return existing, False
+    _record_sent(conversation, sender, message)
     return message, True
 
 
