@@ -37,12 +37,13 @@ RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 PAIRS = 100
 RATE = 250  # messages per second, all pairs together
-DURATION = 12  # seconds of load per measurement
+DURATION = 10  # seconds of load per measurement
 SOCKET_COUNTS = (1000, 5000)
 LAYERS = {
     "redis": "channels_redis.core.RedisChannelLayer",
     "redis-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
+DEFAULT_LAYERS = "redis,redis-pubsub"
 EMAIL_DOMAIN = "bench.invalid"
 
 
@@ -544,13 +545,14 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    global SOCKET_COUNTS, DURATION
+    global SOCKET_COUNTS, DURATION, RATE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--relay", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--layers",
-        default=",".join(LAYERS),
-        help="comma-separated channel layers to measure (default: all)",
+        default=DEFAULT_LAYERS,
+        help=f"comma-separated channel layers of {', '.join(LAYERS)} "
+        f"(default: {DEFAULT_LAYERS})",
     )
     parser.add_argument(
         "--sockets",
@@ -560,10 +562,14 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=DURATION, help="seconds of load per step"
     )
+    parser.add_argument(
+        "--rate", type=float, default=RATE, help="messages per second, all pairs"
+    )
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay")
     args = parser.parse_args()
     SOCKET_COUNTS = tuple(int(n) for n in args.sockets.split(","))
     DURATION = args.seconds
+    RATE = args.rate
     if args.relay:
         raise_open_file_limit(max(SOCKET_COUNTS) + 500)
         asyncio.run(relay_server(args.relay))

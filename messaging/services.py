@@ -57,9 +57,10 @@ def broadcast(group: str, event: dict) -> None:
 
 
 def unread_count(user) -> int:
-    return Message.objects.unread_for(user, role="tenant").count() + (
-        Message.objects.unread_for(user, role="owner").count()
-    )
+    """Unread messages over all the user's conversations, in one query."""
+    as_tenant = Message.objects.unread_for(user, role="tenant").values("id")
+    as_owner = Message.objects.unread_for(user, role="owner").values("id")
+    return as_tenant.union(as_owner, all=True).count()
 
 
 def _push_unread_count(user_id: int) -> None:
