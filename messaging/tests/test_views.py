@@ -31,7 +31,7 @@ def test_message_owner_button_posts_and_redirects_to_the_conversation(client, te
     assert Conversation.objects.count() == 1
 
 
-def test_listing_actions_show_message_owner_by_role(rf, tenant):
+def test_listing_actions_show_message_owner_by_role(tenant):
     listing = ListingFactory()
     html = render_to_string(
         "includes/listing_actions.html", {"listing": listing, "user": tenant}
@@ -77,11 +77,7 @@ def test_owner_cannot_start_a_conversation_about_own_listing(client, owner):
     client.force_login(owner)
     response = client.post(reverse("messaging:start", args=[listing.pk]), follow=True)
     assert not Conversation.objects.exists()
-    assertContains_text(response, "This is your own listing.")
-
-
-def assertContains_text(response, text):
-    assert text in response.content.decode()
+    assert "This is your own listing." in response.content.decode()
 
 
 def test_conversation_page_shows_history_oldest_first_and_escapes_html(
@@ -267,3 +263,22 @@ def test_unread_endpoint_counts(client, conversation):
     MessageFactory(conversation=conversation)
     client.force_login(conversation.owner)
     assert client.get(reverse("messaging:unread")).json() == {"count": 1}
+
+
+def test_inbox_shows_the_listings_cover_photo(client, conversation):
+    from listings.models import ListingPhoto
+
+    for n, cover in enumerate([False, True]):
+        ListingPhoto.objects.create(
+            listing=conversation.listing,
+            large=f"listings/aa/large{n}.webp",
+            medium=f"listings/aa/medium{n}.webp",
+            thumb=f"listings/aa/thumb{n}.webp",
+            is_cover=cover,
+            position=n,
+        )
+    client.force_login(conversation.tenant)
+    html = client.get(reverse("messaging:inbox")).content.decode()
+    assert 'src="/media/listings/aa/thumb1.webp"' in html
+    assert "thumb0.webp" not in html
+    assert "inbox__thumb--placeholder" not in html
