@@ -2,6 +2,13 @@
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core import mail
@@ -17,13 +24,20 @@ def pytest_configure(config):
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """
     Browser journeys run last: Playwright's sync API keeps an event loop running in
     the main thread for the rest of the session, which async code under test (async
     views, websocket consumers) must not share.
     """
-    browser = [item for item in items if "page" in getattr(item, "fixturenames", ())]
+    playwright_fixtures = {"page", "context", "browser", "new_context"}
+    browser = [
+        item
+        for item in items
+        if item.get_closest_marker("browser")
+        or playwright_fixtures & set(getattr(item, "fixturenames", ()))
+    ]
     others = [item for item in items if item not in browser]
     for item in browser:
         item.add_marker(pytest.mark.browser)
@@ -128,3 +142,89 @@ def login_as(live_server):
         return page
 
     return _login
+
+
+# --- A live ASGI server (websockets) ---------------------------------------------
+
+
+class AsgiLiveServer:
+    """Daphne serving `nobroker.asgi.application` in its own process."""
+
+    def __init__(self, host: str, port: int):
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self.ws_url = f"ws://{host}:{port}"
+
+    def __str__(self):
+        return self.url
+
+
+def _database_url_for_child() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = quote(db.get("USER") or "")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{credentials}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def asgi_live_server(django_db_setup, django_db_blocker):
+    """
+    The whole project (HTTP and websockets) served by daphne on a free loopback
+    port, against the test database. Tests that use it must commit their data:
+    mark them `@pytest.mark.django_db(transaction=True)`.
+    """
+    from django.conf import settings
+
+    with django_db_blocker.unblock():
+        database_url = _database_url_for_child()
+    host, port = "127.0.0.1", _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "nobroker.settings",
+        "DJANGO_TESTING": "1",
+        # Same key, so sessions made by the tests are valid in the server.
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": database_url,
+        "TASKS_BACKEND": "immediate",
+    }
+    server = subprocess.Popen(  # noqa: S603
+        [
+            str(Path(sys.executable).with_name("daphne")),
+            "-b",
+            host,
+            "-p",
+            str(port),
+            "nobroker.asgi:application",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parent,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=1)  # noqa: S310
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("The ASGI test server did not start.")
+            time.sleep(0.1)
+    yield AsgiLiveServer(host, port)
+    server.terminate()
+    try:
+        server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        server.kill()

@@ -2,6 +2,7 @@ from django.utils import timezone
 
 from accounts.emails import send_templated_email
 from accounts.models import Notification, User
+from nobroker.counters import cached_count, forget_count_on_commit
 
 
 def notification_send(
@@ -18,6 +19,7 @@ def notification_send(
     once the surrounding transaction commits.
     """
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=url)
+    forget_count_on_commit("notifications", user.pk)
     send_templated_email(
         to=user.email,
         template=email_template,
@@ -28,4 +30,15 @@ def notification_send(
 
 def notifications_mark_read(*, user: User) -> int:
     """Marks every unread notification of the user as read; returns how many."""
-    return Notification.objects.for_user(user).unread().update(read_at=timezone.now())
+    marked = Notification.objects.for_user(user).unread().update(read_at=timezone.now())
+    forget_count_on_commit("notifications", user.pk)
+    return marked
+
+
+def unread_notification_count(user: User) -> int:
+    """The header's unread count, cached until a notification is added or read."""
+    return cached_count(
+        "notifications",
+        user.pk,
+        lambda: Notification.objects.for_user(user).unread().count(),
+    )

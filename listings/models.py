@@ -90,15 +90,28 @@ class ListingQuerySet(models.QuerySet):
         here (inquiries from messaging, visit requests from visits), keeping
         one subquery per number so the page stays at a fixed query count.
         """
-        shortlists = (
-            Shortlist.objects.filter(listing=models.OuterRef("pk"))
-            .order_by()
-            .values("listing")
-            .annotate(n=models.Count("pk"))
-            .values("n")
-        )
+        from django.apps import apps
+
+        def count_of(model, **filters):
+            return Coalesce(
+                models.Subquery(
+                    model.objects.filter(listing=models.OuterRef("pk"), **filters)
+                    .order_by()
+                    .values("listing")
+                    .annotate(n=models.Count("pk"))
+                    .values("n")
+                ),
+                0,
+            )
+
+        # Looked up by name: messaging and visits build on listings, not the reverse.
+        conversation = apps.get_model("messaging", "Conversation")
+        visit = apps.get_model("visits", "Visit")
         return self.annotate(
-            shortlist_count=Coalesce(models.Subquery(shortlists), 0),
+            shortlist_count=count_of(Shortlist),
+            inquiry_count=count_of(conversation),
+            visit_count=count_of(visit),
+            pending_visit_count=count_of(visit, status="pending"),
         )
 
     def expiring_before(self, moment):

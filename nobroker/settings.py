@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "nobroker.context_processors.site",
+                "messaging.context_processors.unread_messages",
             ],
         },
     },
@@ -164,6 +165,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory, so a second process (the websocket test server)
+            # sees the test database too.
+            "TEST": {"NAME": BASE_DIR / "db.sqlite3.test"},
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("rent/", include("listings.urls")),
     path("visits/", include("visits.urls")),
+    path("messages/", include("messaging.urls")),
     path("admin/", admin.site.urls),
 ]
 

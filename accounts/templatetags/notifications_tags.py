@@ -1,6 +1,6 @@
 from django import template
 
-from accounts.models import Notification
+from accounts import notifications
 
 register = template.Library()
 
@@ -9,4 +9,4 @@ register = template.Library()
 def unread_notification_count(user) -> int:
     if not getattr(user, "is_authenticated", False):
         return 0
-    return Notification.objects.for_user(user).unread().count()
+    return notifications.unread_notification_count(user)

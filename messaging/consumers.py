@@ -1,0 +1,226 @@
+import json
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils.translation import gettext as _
+
+from messaging.models import MESSAGE_MAX_LENGTH, Conversation, Message
+from messaging.services import (
+    MessagingError,
+    conversation_group,
+    conversation_mark_read,
+    message_send,
+    user_group,
+)
+
+# Close codes the page understands: it stops reconnecting on these.
+CLOSE_NOT_ALLOWED = 4403
+CLOSE_LOGGED_OUT = 4401
+
+
+class TokenBucket:
+    """
+    Flood control for one sender's socket: `capacity` messages at once, then
+    `rate` per second. Only that socket is slowed; everybody else is unaffected.
+    """
+
+    def __init__(self, capacity: float = 10, rate: float = 2):
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = capacity
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def off_thread(func):
+    """
+    `database_sync_to_async` on a pool thread instead of the one shared sync
+    thread: sockets then wait on PostgreSQL side by side, not one after another.
+    Each call is a self-contained service call, so no thread affinity is needed.
+    """
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+def _member_conversation(pk: int, user) -> Conversation | None:
+    return Conversation.objects.for_user(user).filter(pk=pk).first()
+
+
+def _messages_after(conversation: Conversation, after: int) -> list[dict]:
+    messages = Message.objects.in_conversation(conversation).after(after)[:500]
+    return [message.as_event() for message in messages]
+
+
+def _send(conversation, user, client_id, body) -> dict:
+    message, _created = message_send(
+        conversation=conversation, sender=user, client_id=client_id, body=body
+    )
+    return message.as_event()
+
+
+def _query_int(scope, name: str) -> int:
+    values = parse_qs(scope.get("query_string", b"").decode()).get(name)
+    try:
+        return max(0, int(values[0])) if values else 0
+    except ValueError:
+        return 0
+
+
+class SessionSocketMixin:
+    """Both sockets close when their session logs out."""
+
+    async def session_ended(self, event):
+        session = self.scope.get("session")
+        mine = session.session_key if session is not None else None
+        if event.get("session_key") in (None, mine):
+            await self.close(code=CLOSE_LOGGED_OUT)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return {}
+        return content if isinstance(content, dict) else {}
+
+
+class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
+    """Live messages, typing and "seen" marks of one conversation."""
+
+    typing_interval = 2.0
+
+    async def connect(self):
+        self.user = self.scope["user"]
+        if not self.user.is_authenticated:
+            await self.close(code=CLOSE_NOT_ALLOWED)
+            return
+        pk = self.scope["url_route"]["kwargs"]["pk"]
+        self.conversation = await off_thread(_member_conversation)(pk, self.user)
+        if self.conversation is None:
+            await self.close(code=CLOSE_NOT_ALLOWED)
+            return
+        self.bucket = TokenBucket()
+        self.last_typing = 0.0
+        self.joined = [conversation_group(pk), user_group(self.user.pk)]
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        # Joined the group first, then read the gap: a message sent in between
+        # arrives twice at worst, and the page keeps one copy per id.
+        after = _query_int(self.scope, "after")
+        if after:
+            for message in await off_thread(_messages_after)(self.conversation, after):
+                await self.send_json({"type": "message", "message": message})
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type")
+        if kind == "message":
+            await self.send_message(content)
+        elif kind == "typing":
+            now = time.monotonic()
+            if now - self.last_typing >= self.typing_interval:
+                self.last_typing = now
+                await self.channel_layer.group_send(
+                    conversation_group(self.conversation.pk),
+                    {"type": "typing.started", "user_id": self.user.pk},
+                )
+        elif kind == "seen":
+            try:
+                up_to = int(content.get("up_to"))
+            except (TypeError, ValueError):
+                return
+            await off_thread(conversation_mark_read)(
+                conversation=self.conversation, user=self.user, up_to=up_to
+            )
+        else:
+            await self.send_error("unknown", _("The page sent something unexpected."))
+
+    async def send_message(self, content):
+        client_id = str(content.get("client_id") or "")
+        body = content.get("body")
+        if not isinstance(body, str):
+            await self.send_error("empty", _("Write a message first."), client_id)
+            return
+        if len(body.strip()) > MESSAGE_MAX_LENGTH:
+            await self.send_error(
+                "too_long",
+                _("A message can be at most %(max)s characters.")
+                % {"max": f"{MESSAGE_MAX_LENGTH:,}"},
+                client_id,
+            )
+            return
+        if not self.bucket.take():
+            await self.send_error(
+                "slow_down",
+                _(
+                    "You are sending messages too fast. Wait a few seconds and send again."
+                ),
+                client_id,
+            )
+            return
+        try:
+            message = await off_thread(_send)(
+                self.conversation, self.user, client_id, body
+            )
+        except MessagingError as error:
+            await self.send_error(error.code, error.message, client_id)
+            return
+        # The sender hears back even on a resend, which broadcasts nothing.
+        await self.send_json({"type": "message", "message": message})
+
+    async def send_error(self, code: str, message: str, client_id: str = ""):
+        await self.send_json(
+            {"type": "error", "code": code, "message": message, "client_id": client_id}
+        )
+
+    async def message_new(self, event):
+        await self.send_json({"type": "message", "message": event["message"]})
+
+    async def message_seen(self, event):
+        await self.send_json(
+            {"type": "seen", "user_id": event["user_id"], "up_to": event["up_to"]}
+        )
+
+    async def typing_started(self, event):
+        if event["user_id"] != self.user.pk:
+            await self.send_json({"type": "typing", "user_id": event["user_id"]})
+
+    async def unread_changed(self, event):
+        await self.send_json({"type": "unread", "count": event["count"]})
+
+
+class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
+    """Keeps the header's unread badge current on every page."""
+
+    async def connect(self):
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=CLOSE_NOT_ALLOWED)
+            return
+        self.joined = [user_group(user.pk)]
+        await self.channel_layer.group_add(self.joined[0], self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        # The page only listens on this socket.
+        pass
+
+    async def unread_changed(self, event):
+        await self.send_json({"type": "unread", "count": event["count"]})

@@ -1,0 +1,317 @@
+import logging
+import uuid
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.emails import send_templated_email
+from messaging.models import (
+    MESSAGE_MAX_LENGTH,
+    Block,
+    Conversation,
+    Message,
+    Report,
+    asks_for_money,
+)
+from nobroker.counters import cached_count, forget_count
+
+logger = logging.getLogger(__name__)
+
+UNREAD_EMAIL_DELAY = timedelta(minutes=10)
+UNREAD_EMAIL_INTERVAL = timedelta(hours=1)
+# Older unread messages are not worth an email any more.
+UNREAD_EMAIL_MAX_AGE = timedelta(days=2)
+
+
+class MessagingError(Exception):
+    """A refused action, with a message fit to show the person who tried it."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def user_group(user_id: int) -> str:
+    return f"user_{user_id}"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation_{conversation_id}"
+
+
+def broadcast(group: str, event: dict) -> None:
+    """
+    Sends an event to a channel-layer group. The database is the record: when the
+    layer is unreachable the pages catch up by fetching, so a failure is logged
+    and never undoes the write that caused it.
+    """
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, event)
+    except Exception:
+        logger.exception("Could not broadcast %s to %s", event.get("type"), group)
+
+
+def unread_count(user) -> int:
+    """Unread messages over all the user's conversations, in one query."""
+    as_tenant = Message.objects.unread_for(user, role="tenant").values("id")
+    as_owner = Message.objects.unread_for(user, role="owner").values("id")
+    return as_tenant.union(as_owner, all=True).count()
+
+
+def unread_count_cached(user) -> int:
+    """The header badge's count, cached until a message arrives or is read."""
+    return cached_count("messages", user.pk, lambda: unread_count(user))
+
+
+def _push_unread_count(user_id: int) -> None:
+    from accounts.models import User
+
+    forget_count("messages", user_id)
+    count = unread_count_cached(User(pk=user_id))
+    broadcast(user_group(user_id), {"type": "unread.changed", "count": count})
+
+
+@transaction.atomic
+def conversation_start(*, listing, tenant) -> Conversation:
+    """Starts, or reopens, the one conversation between a tenant and an owner."""
+    if listing.owner_id == tenant.pk:
+        raise MessagingError("own_listing", _("This is your own listing."))
+    existing = Conversation.objects.filter(
+        listing=listing, tenant=tenant, owner_id=listing.owner_id
+    ).first()
+    if existing:
+        return existing
+    if listing.status != listing.Status.PUBLISHED:
+        raise MessagingError(
+            "not_published", _("This listing is no longer open for messages.")
+        )
+    if Block.between(tenant.pk, listing.owner_id):
+        raise MessagingError("blocked", _("You cannot message this owner."))
+    conversation, _created = Conversation.objects.get_or_create(
+        listing=listing, tenant=tenant, owner_id=listing.owner_id
+    )
+    return conversation
+
+
+def validate_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise MessagingError("empty", _("Write a message first."))
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise MessagingError(
+            "too_long",
+            _("A message can be at most %(max)s characters; this one has %(n)s.")
+            % {"max": f"{MESSAGE_MAX_LENGTH:,}", "n": f"{len(body):,}"},
+        )
+    return body
+
+
+@transaction.atomic
+def message_send(
+    *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
+) -> tuple[Message, bool]:
+    """
+    Stores a message and, once it is committed, pushes it to both participants.
+
+    Returns `(message, created)`. Sending the same `client_id` again returns the
+    stored message: a page that resends after a dropped connection never makes a
+    second copy.
+    """
+    try:
+        client_id = uuid.UUID(str(client_id))
+    except ValueError:
+        raise MessagingError("bad_id", _("The message could not be sent.")) from None
+    if not conversation.has_participant(sender):
+        raise MessagingError("not_member", _("You are not part of this conversation."))
+    body = validate_body(body)
+    if Block.between(conversation.tenant_id, conversation.owner_id):
+        raise MessagingError(
+            "blocked", _("Messages between you two are blocked; nothing was sent.")
+        )
+    try:
+        # Insert first: a resend is rare, so it is found by the unique
+        # constraint instead of a lookup before every message.
+        with transaction.atomic():
+            message = Message.objects.create(
+                conversation=conversation,
+                sender=sender,
+                client_id=client_id,
+                body=body,
+                asks_for_money=asks_for_money(body),
+            )
+    except IntegrityError:
+        existing = Message.objects.get(sender=sender, client_id=client_id)
+        if existing.conversation_id != conversation.pk:
+            raise MessagingError(
+                "bad_id", _("The message could not be sent.")
+            ) from None
+        return existing, False
+    _record_sent(conversation, sender, message)
+    return message, True
+
+
+def _record_sent(conversation: Conversation, sender, message: Message) -> None:
+    conversation.last_message_at = message.created_at
+    fields = ["last_message_at"]
+    # The sender has, obviously, read everything up to their own message.
+    if sender.pk == conversation.tenant_id:
+        conversation.tenant_read_up_to = message.pk
+        fields.append("tenant_read_up_to")
+    else:
+        conversation.owner_read_up_to = message.pk
+        fields.append("owner_read_up_to")
+    Conversation.objects.filter(pk=conversation.pk).update(
+        **{field: getattr(conversation, field) for field in fields}
+    )
+    recipient_id = conversation.other_participant_id(sender)
+    forget_count("messages", recipient_id)  # the push after commit recounts
+    event = {"type": "message.new", "message": message.as_event()}
+
+    def push():
+        broadcast(conversation_group(conversation.pk), event)
+        _push_unread_count(recipient_id)
+
+    transaction.on_commit(push)
+
+
+@transaction.atomic
+def conversation_mark_read(*, conversation: Conversation, user, up_to: int) -> bool:
+    """
+    Moves the user's "read" mark forward to `up_to` (never back, never past the
+    newest message) and tells the other side it was seen.
+    """
+    if not conversation.has_participant(user):
+        raise MessagingError("not_member", _("You are not part of this conversation."))
+    newest = (
+        Message.objects.in_conversation(conversation).aggregate(m=Max("id"))["m"] or 0
+    )
+    up_to = min(int(up_to), newest)
+    field = (
+        "tenant_read_up_to" if user.pk == conversation.tenant_id else "owner_read_up_to"
+    )
+    updated = Conversation.objects.filter(
+        pk=conversation.pk, **{f"{field}__lt": up_to}
+    ).update(**{field: up_to})
+    if not updated:
+        return False
+    setattr(conversation, field, up_to)
+    forget_count("messages", user.pk)  # the push after commit recounts
+    event = {"type": "message.seen", "user_id": user.pk, "up_to": up_to}
+
+    def push():
+        broadcast(conversation_group(conversation.pk), event)
+        _push_unread_count(user.pk)
+
+    transaction.on_commit(push)
+    return True
+
+
+@transaction.atomic
+def user_block(*, blocker, blocked) -> Block:
+    """Stops all messages between two people, in both directions."""
+    if blocker.pk == blocked.pk:
+        raise MessagingError("self", _("You cannot block yourself."))
+    block, _created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    return block
+
+
+@transaction.atomic
+def user_unblock(*, blocker, blocked) -> None:
+    Block.objects.filter(blocker=blocker, blocked=blocked).delete()
+
+
+@transaction.atomic
+def conversation_report(
+    *, conversation: Conversation, reporter, reason: str, details: str = ""
+) -> Report:
+    """Puts a conversation in the staff moderation queue."""
+    if not conversation.has_participant(reporter):
+        raise MessagingError("not_member", _("You are not part of this conversation."))
+    return Report.objects.create(
+        conversation=conversation,
+        reporter=reporter,
+        reason=reason,
+        details=details.strip(),
+    )
+
+
+def session_end(*, user_id: int, session_key: str | None) -> None:
+    """Closes the open sockets of a session that just logged out."""
+    broadcast(
+        user_group(user_id), {"type": "session.ended", "session_key": session_key}
+    )
+
+
+def unread_emails_send(*, now=None) -> int:
+    """
+    Emails each person with a message unread for 10 minutes, at most once per
+    conversation per hour. Safe to run every minute and from two workers at once:
+    each conversation row is locked while it is handled.
+    """
+    now = now or timezone.now()
+    due_before = now - UNREAD_EMAIL_DELAY
+    candidates = (
+        Message.objects.filter(
+            created_at__lte=due_before, created_at__gte=now - UNREAD_EMAIL_MAX_AGE
+        )
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for conversation_id in list(candidates):
+        sent += _email_unread_in_conversation(conversation_id, now, due_before)
+    return sent
+
+
+@transaction.atomic
+def _email_unread_in_conversation(conversation_id, now, due_before) -> int:
+    conversation = (
+        Conversation.objects.select_for_update(skip_locked=True)
+        .select_related("listing", "tenant", "owner")
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        return 0
+    sent = 0
+    for recipient, read_field, emailed_field in (
+        (conversation.tenant, "tenant_read_up_to", "tenant_emailed_at"),
+        (conversation.owner, "owner_read_up_to", "owner_emailed_at"),
+    ):
+        emailed_at = getattr(conversation, emailed_field)
+        if emailed_at and emailed_at > now - UNREAD_EMAIL_INTERVAL:
+            continue
+        unread = (
+            Message.objects.in_conversation(conversation)
+            .exclude(sender=recipient)
+            .filter(
+                id__gt=getattr(conversation, read_field), created_at__lte=due_before
+            )
+        )
+        if emailed_at:
+            unread = unread.filter(created_at__gt=emailed_at)
+        first = unread.select_related("sender").order_by("id").first()
+        if first is None or not recipient.is_active:
+            continue
+        send_templated_email(
+            to=recipient.email,
+            template="messaging/emails/unread_message",
+            context={
+                "recipient": recipient,
+                "sender": first.sender,
+                "message": first,
+                "listing": conversation.listing,
+                "count": unread.count(),
+                "path": conversation.get_absolute_url(),
+            },
+        )
+        setattr(conversation, emailed_field, now)
+        conversation.save(update_fields=[emailed_field])
+        sent += 1
+    return sent

@@ -1,0 +1,259 @@
+"""
+The websocket, end to end through the project's ASGI application (origin check,
+session authentication, routing) and the configured channel layer: Redis when
+REDIS_URL is set (as in CI), in-memory otherwise.
+"""
+
+import asyncio
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from accounts.tests.factories import UserFactory
+from messaging.consumers import CLOSE_LOGGED_OUT
+from messaging.models import Message
+from messaging.tests.factories import ConversationFactory, MessageFactory
+from nobroker.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Session:
+    """A logged-in browser: its test client and its session cookie."""
+
+    def __init__(self, user):
+        self.user = user
+        self.client = Client()
+        self.client.force_login(user)
+        self.cookie = self.client.cookies["sessionid"].value
+
+
+def socket(path, session=None, origin=b"http://localhost"):
+    headers = [(b"host", b"localhost")]
+    if origin:
+        headers.append((b"origin", origin))
+    if session:
+        headers.append((b"cookie", f"sessionid={session.cookie}".encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+@pytest.fixture
+def conversation():
+    return ConversationFactory()
+
+
+@pytest.fixture
+def tenant_session(conversation):
+    return Session(conversation.tenant)
+
+
+@pytest.fixture
+def owner_session(conversation):
+    return Session(conversation.owner)
+
+
+def path_of(conversation, after=None):
+    path = f"/ws/messages/{conversation.pk}/"
+    return f"{path}?after={after}" if after is not None else path
+
+
+async def receive_type(communicator, kind, timeout=2):
+    """The next event of one type, skipping others (unread counts, typing)."""
+    while True:
+        event = await communicator.receive_json_from(timeout=timeout)
+        if event["type"] == kind:
+            return event
+
+
+async def test_anonymous_socket_is_refused(conversation):
+    communicator = socket(path_of(conversation))
+    connected, _code = await communicator.connect()
+    assert not connected
+    communicator = socket("/ws/messages/")
+    connected, _code = await communicator.connect()
+    assert not connected
+
+
+async def test_non_member_socket_is_refused(conversation):
+    outsider = await database_sync_to_async(Session)(
+        await database_sync_to_async(UserFactory)()
+    )
+    communicator = socket(path_of(conversation), outsider)
+    connected, _code = await communicator.connect()
+    assert not connected
+
+
+async def test_foreign_origin_is_refused(conversation, tenant_session):
+    communicator = socket(
+        path_of(conversation), tenant_session, origin=b"https://evil.example"
+    )
+    connected, _code = await communicator.connect()
+    assert not connected
+    communicator = socket(path_of(conversation), tenant_session, origin=None)
+    connected, _code = await communicator.connect()
+    assert not connected
+
+
+async def test_message_reaches_the_other_participant_and_is_stored_first(
+    conversation, tenant_session, owner_session
+):
+    tenant = socket(path_of(conversation), tenant_session)
+    owner = socket(path_of(conversation), owner_session)
+    assert (await tenant.connect())[0]
+    assert (await owner.connect())[0]
+    client_id = str(uuid.uuid4())
+    await tenant.send_json_to(
+        {"type": "message", "client_id": client_id, "body": "Namaste! Still free?"}
+    )
+    received = await receive_type(owner, "message")
+    assert received["message"]["body"] == "Namaste! Still free?"
+    stored = await database_sync_to_async(Message.objects.get)(
+        pk=received["message"]["id"]
+    )
+    assert str(stored.client_id) == client_id
+    # The owner's other pages hear the new unread count.
+    assert (await receive_type(owner, "unread"))["count"] == 1
+    await tenant.disconnect()
+    await owner.disconnect()
+
+
+async def test_oversize_message_is_refused_with_a_reason(conversation, tenant_session):
+    tenant = socket(path_of(conversation), tenant_session)
+    await tenant.connect()
+    await tenant.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "body": "x" * 2001}
+    )
+    error = await receive_type(tenant, "error")
+    assert error["code"] == "too_long"
+    assert "2,000" in error["message"]
+    assert not await database_sync_to_async(Message.objects.exists)()
+    await tenant.disconnect()
+
+
+async def test_resending_the_same_message_stores_it_once(conversation, tenant_session):
+    tenant = socket(path_of(conversation), tenant_session)
+    await tenant.connect()
+    payload = {"type": "message", "client_id": str(uuid.uuid4()), "body": "Once"}
+    await tenant.send_json_to(payload)
+    first = await receive_type(tenant, "message")
+    await tenant.send_json_to(payload)
+    again = await receive_type(tenant, "message")
+    assert first["message"]["id"] == again["message"]["id"]
+    assert await database_sync_to_async(Message.objects.count)() == 1
+    await tenant.disconnect()
+
+
+async def test_flooding_sender_is_slowed_and_the_other_person_is_not(
+    conversation, tenant_session, owner_session
+):
+    tenant = socket(path_of(conversation), tenant_session)
+    owner = socket(path_of(conversation), owner_session)
+    await tenant.connect()
+    await owner.connect()
+    for n in range(15):
+        await tenant.send_json_to(
+            {"type": "message", "client_id": str(uuid.uuid4()), "body": f"spam {n}"}
+        )
+    error = await receive_type(tenant, "error", timeout=5)
+    assert error["code"] == "slow_down"
+    assert "too fast" in error["message"]
+    stored = await database_sync_to_async(Message.objects.count)()
+    assert 10 <= stored < 15
+    await owner.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "body": "I am fine"}
+    )
+    while True:
+        event = await receive_type(owner, "message", timeout=5)
+        if event["message"]["body"] == "I am fine":
+            break
+    await tenant.disconnect()
+    await owner.disconnect()
+
+
+async def test_reconnect_gets_everything_since_the_last_message_it_had(
+    conversation, tenant_session
+):
+    seen = await database_sync_to_async(MessageFactory)(conversation=conversation)
+    missed = [
+        await database_sync_to_async(MessageFactory)(
+            conversation=conversation, sender=conversation.owner
+        )
+        for _ in range(3)
+    ]
+    tenant = socket(path_of(conversation, after=seen.pk), tenant_session)
+    assert (await tenant.connect())[0]
+    ids = [(await receive_type(tenant, "message"))["message"]["id"] for _ in missed]
+    assert ids == [m.pk for m in missed]
+    assert await tenant.receive_nothing(timeout=0.2)
+    await tenant.disconnect()
+
+
+async def test_typing_and_seen_reach_the_other_side(
+    conversation, tenant_session, owner_session
+):
+    message = await database_sync_to_async(MessageFactory)(conversation=conversation)
+    tenant = socket(path_of(conversation), tenant_session)
+    owner = socket(path_of(conversation), owner_session)
+    await tenant.connect()
+    await owner.connect()
+    await owner.send_json_to({"type": "typing"})
+    typing = await receive_type(tenant, "typing")
+    assert typing["user_id"] == conversation.owner_id
+    await owner.send_json_to({"type": "seen", "up_to": message.pk})
+    seen = await receive_type(tenant, "seen")
+    assert seen == {
+        "type": "seen",
+        "user_id": conversation.owner_id,
+        "up_to": message.pk,
+    }
+    await tenant.disconnect()
+    await owner.disconnect()
+
+
+async def test_logging_out_closes_that_sessions_sockets(conversation, tenant_session):
+    chat = socket(path_of(conversation), tenant_session)
+    badge = socket("/ws/messages/", tenant_session)
+    assert (await chat.connect())[0]
+    assert (await badge.connect())[0]
+    await database_sync_to_async(tenant_session.client.post)("/accounts/logout/")
+    for communicator in (chat, badge):
+        while True:
+            output = await communicator.receive_output(timeout=2)
+            if output["type"] == "websocket.close":
+                assert output["code"] == CLOSE_LOGGED_OUT
+                break
+    # The session is gone: a new socket with the old cookie is refused.
+    again = socket(path_of(conversation), tenant_session)
+    assert not (await again.connect())[0]
+
+
+async def test_unread_badge_socket_hears_new_messages_on_any_page(
+    conversation, tenant_session, owner_session
+):
+    badge = socket("/ws/messages/", owner_session)
+    tenant = socket(path_of(conversation), tenant_session)
+    assert (await badge.connect())[0]
+    await tenant.connect()
+    await tenant.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "body": "Hi"}
+    )
+    assert await badge.receive_json_from(timeout=2) == {"type": "unread", "count": 1}
+    await badge.disconnect()
+    await tenant.disconnect()
+
+
+async def test_garbage_from_the_page_is_answered_not_crashed(
+    conversation, tenant_session
+):
+    tenant = socket(path_of(conversation), tenant_session)
+    await tenant.connect()
+    await tenant.send_to(text_data="{not json")
+    assert (await receive_type(tenant, "error"))["code"] == "unknown"
+    await tenant.send_json_to({"type": "seen", "up_to": "many"})
+    await asyncio.sleep(0.05)
+    await tenant.send_json_to({"type": "message", "client_id": "x", "body": "Hi"})
+    assert (await receive_type(tenant, "error"))["code"] == "bad_id"
+    await tenant.disconnect()
