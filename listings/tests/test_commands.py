@@ -19,7 +19,15 @@ def test_seed_demo_creates_listings_with_photos_once(monkeypatch):
     covers = ListingPhoto.objects.filter(is_cover=True)
     assert covers.count() == 12
     assert covers.first().large.name.endswith(".webp")
+    from visits.models import WeeklyWindow
+    from visits.services import free_slots
+
+    bookable = Listing.objects.published().filter(availability__isnull=False)
+    assert bookable.count() == 10
+    assert free_slots(bookable.first())  # the demo can book a visit right away
+    windows = WeeklyWindow.objects.count()
     out = StringIO()
     call_command("seed_demo", stdout=out)
     assert Listing.objects.count() == 12
+    assert WeeklyWindow.objects.count() == windows
     assert "already there" in out.getvalue()
