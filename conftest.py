@@ -228,3 +228,27 @@ def asgi_live_server(django_db_setup, django_db_blocker):
         server.wait(timeout=5)
     except subprocess.TimeoutExpired:
         server.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_other_sessions_at_the_end(django_db_setup, django_db_blocker):
+    """
+    Worker threads (async consumers' database calls) and the stopped ASGI server
+    may still hold connections to the test database; ending them lets it be
+    dropped at the end of the run.
+    """
+    yield
+    with django_db_blocker.unblock():
+        _close_other_sessions()
+
+
+def _close_other_sessions() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
