@@ -3,25 +3,34 @@ from datetime import timedelta
 
 import factory
 from django.utils import timezone
+from django.utils.text import slugify
 from PIL import Image
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from listings.localities import LOCALITIES
 from listings.models import Listing, Locality
 
 
-def default_locality() -> Locality:
-    """Thamel, loaded by migration; recreated if a flushed test database lost it."""
-    locality, _created = Locality.objects.get_or_create(
-        slug="thamel",
-        defaults={
-            "name": "Thamel",
-            "district": "Kathmandu",
-            "latitude": "27.71530",
-            "longitude": "85.31230",
-        },
-    )
-    return locality
+def locality(slug: str = "thamel") -> Locality:
+    """
+    A locality loaded by migration; recreated from the same data when a
+    transactional test's flush emptied the table.
+    """
+    existing = Locality.objects.filter(slug=slug).first()
+    if existing:
+        return existing
+    for name, district, lat, lng, aliases in LOCALITIES:
+        if slugify(name) == slug:
+            return Locality.objects.create(
+                name=name,
+                slug=slug,
+                district=district,
+                latitude=lat,
+                longitude=lng,
+                aliases=aliases,
+            )
+    raise ValueError(f"No locality {slug!r} in the valley's list.")
 
 
 class ListingFactory(factory.django.DjangoModelFactory):
@@ -35,7 +44,7 @@ class ListingFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Sunny 2BHK flat number {n}")
     description = "Bright rooms, water every morning, a quiet lane near the chowk."
     property_type = Listing.PropertyType.FLAT
-    locality = factory.LazyFunction(default_locality)
+    locality = factory.LazyFunction(locality)
     rent = 25_000
     deposit = 50_000
     bedrooms = 2

@@ -1,43 +1,19 @@
 import uuid
-from decimal import Decimal
 
 import factory
 
 from accounts.tests.factories import UserFactory
-from listings.models import Listing, Locality
+from listings.tests import factories as listings_factories
 from messaging.models import Conversation, Message
 
 
-def a_locality() -> Locality:
-    # Loaded by a migration, but a transactional test flushes it: make sure.
-    locality, _created = Locality.objects.get_or_create(
-        slug="baneshwor",
-        defaults={
-            "name": "Baneshwor",
-            "district": Locality.District.KATHMANDU,
-            "latitude": Decimal("27.68910"),
-            "longitude": Decimal("85.34200"),
-        },
-    )
-    return locality
+class ListingFactory(listings_factories.ListingFactory):
+    """A published flat in New Baneshwor."""
 
-
-class ListingFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Listing
-
-    owner = factory.SubFactory(UserFactory, role="owner")
     title = factory.Sequence(lambda n: f"Sunny 2BHK flat near Baneshwor chowk {n}")
-    description = "Two bedrooms, a kitchen and a balcony with a view of the hills."
-    property_type = Listing.PropertyType.FLAT
-    locality = factory.LazyFunction(a_locality)
-    rent = 25000
-    bike_parking = 2
-    car_parking = 0
-    water_source = Listing.WaterSource.MIXED
-    water_hours = 6
-    electricity_billing = Listing.ElectricityBilling.SUBMETER
-    status = Listing.Status.PUBLISHED
+    locality = factory.LazyFunction(
+        lambda: listings_factories.locality("new-baneshwor")
+    )
 
 
 class ConversationFactory(factory.django.DjangoModelFactory):

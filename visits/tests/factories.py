@@ -3,44 +3,17 @@ import datetime as dt
 import factory
 
 from accounts.tests.factories import UserFactory
-from listings.models import Listing, Locality
+from listings.tests import factories as listings_factories
 from visits.models import Availability, BlockedDate, DateWindow, WeeklyWindow
 
 
-def jhamsikhel() -> Locality:
-    """The locality loaded by migration (recreated after a transactional test flush)."""
-    locality, _ = Locality.objects.get_or_create(
-        slug="jhamsikhel",
-        defaults={
-            "name": "Jhamsikhel",
-            "district": "Lalitpur",
-            "latitude": "27.67900",
-            "longitude": "85.30700",
-        },
-    )
-    return locality
-
-
-class ListingFactory(factory.django.DjangoModelFactory):
-    """A published listing; the listings app owns the real forms."""
-
-    class Meta:
-        model = Listing
+class ListingFactory(listings_factories.ListingFactory):
+    """A published flat in Jhamsikhel whose owner has a phone number."""
 
     owner = factory.SubFactory(
         UserFactory, role="owner", phone="+9779841234567", email_verified=True
     )
-    title = factory.Sequence(lambda n: f"Sunny 2BHK flat number {n}")
-    description = "Two bedrooms, a kitchen and a balcony facing the hills."
-    property_type = Listing.PropertyType.FLAT
-    locality = factory.LazyFunction(lambda: jhamsikhel())
-    rent = 25000
-    bike_parking = 2
-    car_parking = 0
-    water_source = Listing.WaterSource.MUNICIPAL
-    water_hours = 6
-    electricity_billing = Listing.ElectricityBilling.SUBMETER
-    status = Listing.Status.PUBLISHED
+    locality = factory.LazyFunction(lambda: listings_factories.locality("jhamsikhel"))
 
 
 class AvailabilityFactory(factory.django.DjangoModelFactory):
