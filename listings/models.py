@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -62,6 +63,26 @@ AMENITIES = [
 ]
 
 
+# What includes/listing_card.html reads from a listing, its locality and owner.
+CARD_FIELDS = (
+    "id",
+    "slug",
+    "title",
+    "status",
+    "rent",
+    "negotiable",
+    "property_type",
+    "bedrooms",
+    "water_hours",
+    "bike_parking",
+    "car_parking",
+    "locality__id",
+    "locality__name",
+    "owner__id",
+    "owner__email_verified",
+)
+
+
 class ListingQuerySet(models.QuerySet):
     def published(self):
         return self.filter(status=Listing.Status.PUBLISHED)
@@ -81,6 +102,13 @@ class ListingQuerySet(models.QuerySet):
                 to_attr="cover_photos",
             )
         )
+
+    def for_result_cards(self):
+        """
+        for_cards() loading only the columns a result card shows: the long
+        description and the owner's account details stay in the database.
+        """
+        return self.for_cards().only(*CARD_FIELDS)
 
     def with_stats(self):
         """
@@ -305,6 +333,10 @@ class Listing(models.Model):
         _("expiry reminder sent"), null=True, blank=True
     )
     view_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
+    # Title and description as a full-text document, kept by a PostgreSQL
+    # trigger (migration 0007) whenever either changes; empty elsewhere, where
+    # search matches the words in the text itself.
+    search_document = SearchVectorField(null=True, editable=False)
 
     objects = ListingQuerySet.as_manager()
 
@@ -346,6 +378,13 @@ class Listing(models.Model):
                 "rent",
                 F("published_at").desc(),
                 name="listing_pub_loc_type_rent",
+                condition=Q(status="published"),
+            ),
+            # Locality + type, newest first, with the rent bounds checked on the
+            # index entries: the page's keys and the count skip the table.
+            models.Index(
+                fields=["locality", "property_type", "-published_at", "-id", "rent"],
+                name="listing_pub_loc_type_newest",
                 condition=Q(status="published"),
             ),
             models.Index("status", "expires_at", name="listing_status_expires"),

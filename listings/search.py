@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q
@@ -147,10 +147,10 @@ def text_filter(queryset, words: list[str]):
         # Prefix matching ("furnish" finds "furnished"); the words are stripped of
         # every character with a meaning in tsquery syntax.
         raw = " & ".join(f"{w}:*" for w in words)
-        # alias(), not annotate(): the vector is only matched, never selected.
-        return queryset.alias(
-            document=SearchVector("title", "description", config="simple")
-        ).filter(document=SearchQuery(raw, config="simple", search_type="raw"))
+        # The stored document, kept by a trigger and indexed (migration 0007).
+        return queryset.filter(
+            search_document=SearchQuery(raw, config="simple", search_type="raw")
+        )
     for word in words:
         queryset = queryset.filter(
             Q(title__icontains=word) | Q(description__icontains=word)
@@ -313,11 +313,22 @@ def run_search(search: Search) -> dict:
     if cached is not None:
         return cached
     qs = search.queryset()
-    total = qs.order_by()[: MAX_RESULTS + 1].count()
+    # Counts at most MAX_RESULTS + 1 keys, never the whole result set.
+    total = qs.order_by().values("pk")[: MAX_RESULTS + 1].count()
     pages = max(1, math.ceil(min(total, MAX_RESULTS) / PAGE_SIZE))
     page = min(search.page, pages)
     offset = (page - 1) * PAGE_SIZE
-    listings = list(qs.for_cards()[offset : offset + PAGE_SIZE]) if total else []
+    listings = []
+    if total:
+        # The page's keys are found first, in order, from the indexes alone;
+        # only those rows are then read whole, so a deep page skips index
+        # entries rather than rows.
+        keys = qs.values("pk")[offset : offset + PAGE_SIZE]
+        listings = list(
+            Listing.objects.filter(pk__in=keys)
+            .for_result_cards()
+            .order_by(*SORTS[search.sort])
+        )
     result = {
         "listings": listings,
         "total": min(total, MAX_RESULTS),

@@ -78,7 +78,7 @@ def _detail_bundle(pk: int) -> dict | None:
             property_type=listing.property_type,
         )
         .exclude(pk=listing.pk)
-        .for_cards()[:SIMILAR_COUNT]
+        .for_result_cards()[:SIMILAR_COUNT]
     )
     bundle = {"listing": listing, "photos": photos, "similar": similar}
     if listing.is_published:

@@ -65,7 +65,7 @@ def newest_listings(count: int = 6) -> list:
     key = f"listings:newest:{listing_cache.current_version()}:{count}"
     listings = cache.get(key)
     if listings is None:
-        listings = list(Listing.objects.published().for_cards()[:count])
+        listings = list(Listing.objects.published().for_result_cards()[:count])
         cache.set(key, listings, listing_cache.SEARCH_TIMEOUT)
     return listings
 

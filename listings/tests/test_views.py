@@ -259,6 +259,22 @@ def test_search_page_query_count_does_not_grow_with_results(
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
+def test_free_text_finds_the_words_of_an_edited_listing_not_the_old_ones(client):
+    listing = ListingFactory(title="Quiet flat", description="Near a temple.")
+    listing.title = "Flat with a rooftop garden"
+    listing.description = "Beside the stupa."
+    listing.save()
+    ListingFactory(title="Other flat", description="Rooftop for drying clothes.")
+
+    def found(word):
+        return titles(client.get(SEARCH, {"q": word}))
+
+    assert found("garden") == ["Flat with a rooftop garden"]
+    assert found("stupa") == ["Flat with a rooftop garden"]
+    assert found("temple") == []
+    assert sorted(found("rooftop")) == ["Flat with a rooftop garden", "Other flat"]
+
+
 def test_search_results_are_cached_and_invalidated_by_a_change(
     client, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
