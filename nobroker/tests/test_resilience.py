@@ -49,3 +49,28 @@ def test_readyz_names_the_parts_that_failed(client, redis_down):
     body = response.json()
     assert body["checks"]["database"] == "ok"
     assert set(body["failed"]) == {"cache", "channel_layer"}
+
+
+def test_cache_outage_is_logged_as_one_line_per_failure():
+    import logging
+    import sys
+
+    from nobroker.logfilters import OneLine
+
+    try:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+    except ConnectionError:
+        record = logging.LogRecord(
+            "django_redis.cache",
+            logging.ERROR,
+            __file__,
+            1,
+            "Exception ignored",
+            None,
+            sys.exc_info(),
+        )
+    assert OneLine().filter(record)
+    formatted = logging.Formatter("%(message)s").format(record)
+    assert formatted == (
+        "Exception ignored: ConnectionError: Error 111 connecting to 127.0.0.1:6379"
+    )
