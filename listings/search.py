@@ -12,6 +12,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 
 from listings import cache as listing_cache
@@ -64,6 +65,12 @@ def locality_data() -> dict:
         "by_id": {row["id"]: row for row in rows},
         "by_slug": {row["slug"]: row["id"] for row in rows},
         "spellings": spellings,
+        # The search form's list of names to pick from, written once.
+        "options": format_html_join(
+            "",
+            '<option value="{}">{}</option>',
+            ((row["name"], row["district"]) for row in rows),
+        ),
     }
     cache.set(listing_cache.LOCALITIES_KEY, data, listing_cache.LOCALITIES_TIMEOUT)
     return data

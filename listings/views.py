@@ -50,7 +50,7 @@ def search(request):
             "result": result,
             "listings": listings,
             "shortlisted": _shortlisted_ids(request.user, listings),
-            "localities": localities["rows"],
+            "locality_options": localities["options"],
             "selected_localities": [
                 row for row in localities["rows"] if row["id"] in selected_ids
             ],
