@@ -76,9 +76,11 @@ def locality_data() -> dict:
     return data
 
 
-def resolve_localities(values: list[str]) -> tuple[list[int], list[str]]:
+def resolve_localities(
+    values: list[str], data: dict | None = None
+) -> tuple[list[int], list[str]]:
     """Locality slugs, names or other spellings → ids, and the values not known."""
-    data = locality_data()
+    data = data or locality_data()
     ids, unknown = [], []
     for value in values:
         value = value.strip()
@@ -119,9 +121,9 @@ TYPE_WORDS = {
 }
 
 
-def split_text(text: str) -> tuple[list[int], list[str]]:
+def split_text(text: str, data: dict | None = None) -> tuple[list[int], list[str]]:
     """Finds locality names (in any spelling) inside free text; returns the rest."""
-    data = locality_data()
+    data = data or locality_data()
     normal = f" {_normal(text)} "
     ids: list[int] = []
     for spelling in sorted(data["spellings"], key=len, reverse=True):
@@ -173,6 +175,8 @@ class Search:
     words: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # locality_data() as read once for this search (the page reuses it).
+    localities: dict = field(default_factory=dict)
     sort: str = "newest"
     page: int = 1
 
@@ -264,12 +268,15 @@ def build_search(querydict) -> Search:
         for name, errors in form.errors.items()
         if name in form.fields
     ]
-    locality_ids, unknown = resolve_localities(querydict.getlist("locality"))
+    localities = locality_data()
+    locality_ids, unknown = resolve_localities(
+        querydict.getlist("locality"), localities
+    )
     for value in unknown:
         notes.append(
             _("No locality called “%(name)s”; it was left out.") % {"name": value}
         )
-    text_ids, words = split_text(form.cleaned_data.get("q") or "")
+    text_ids, words = split_text(form.cleaned_data.get("q") or "", localities)
     for i in text_ids:
         if i not in locality_ids:
             locality_ids.append(i)
@@ -310,6 +317,7 @@ def build_search(querydict) -> Search:
         notes=notes,
         sort=sort,
         page=page,
+        localities=localities,
     )
 
 

@@ -39,7 +39,7 @@ def search(request):
     query = build_search(request.GET)
     result = run_search(query)
     listings = result["listings"]
-    localities = locality_data()
+    localities = query.localities or locality_data()
     selected_ids = set(query.locality_ids)
     return render(
         request,
