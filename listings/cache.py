@@ -17,7 +17,8 @@ SEARCH_TIMEOUT = 60 * 5
 DETAIL_TIMEOUT = 60 * 15
 LOCALITIES_KEY = "listings:localities:v2"
 LOCALITIES_TIMEOUT = 60 * 60 * 24
-CARD_TIMEOUT = 60 * 60
+# As long as a listing page: a card shows the owner's verified badge too.
+CARD_TIMEOUT = DETAIL_TIMEOUT
 CARD_TEMPLATE = "listings/includes/listing_card_body.html"
 
 
