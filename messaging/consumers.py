@@ -75,6 +75,13 @@ def _query_int(scope, name: str) -> int:
         return 0
 
 
+def unread_payload(event: dict) -> dict:
+    """The badge's exact `count`, or how many messages were `added` to it."""
+    if "count" in event:
+        return {"type": "unread", "count": event["count"]}
+    return {"type": "unread", "added": event["added"]}
+
+
 class SessionSocketMixin:
     """Both sockets close when their session logs out."""
 
@@ -199,7 +206,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "typing", "user_id": event["user_id"]})
 
     async def unread_changed(self, event):
-        await self.send_json({"type": "unread", "count": event["count"]})
+        await self.send_json(unread_payload(event))
 
 
 class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
@@ -223,4 +230,4 @@ class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         pass
 
     async def unread_changed(self, event):
-        await self.send_json({"type": "unread", "count": event["count"]})
+        await self.send_json(unread_payload(event))
