@@ -1,5 +1,6 @@
 import json
 import time
+from collections import deque
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -9,9 +10,11 @@ from django.utils.translation import gettext as _
 from messaging.models import MESSAGE_MAX_LENGTH, Conversation, Message
 from messaging.services import (
     MessagingError,
+    collected_broadcasts,
     conversation_group,
     conversation_mark_read,
     message_send,
+    send_collected,
     user_group,
 )
 
@@ -60,11 +63,13 @@ def _messages_after(conversation: Conversation, after: int) -> list[dict]:
     return [message.as_event() for message in messages]
 
 
-def _send(conversation, user, client_id, body) -> dict:
-    message, _created = message_send(
-        conversation=conversation, sender=user, client_id=client_id, body=body
-    )
-    return message.as_event()
+def _send(conversation, user, client_id, body) -> tuple[dict, list]:
+    """The stored message, and the broadcasts to make now that it is committed."""
+    with collected_broadcasts() as broadcasts:
+        message, _created = message_send(
+            conversation=conversation, sender=user, client_id=client_id, body=body
+        )
+    return message.as_event(), broadcasts
 
 
 def _query_int(scope, name: str) -> int:
@@ -116,6 +121,8 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
         self.bucket = TokenBucket()
+        # Client ids of the messages this socket sent lately.
+        self.answered = deque(maxlen=20)
         self.last_typing = 0.0
         self.joined = [conversation_group(pk), user_group(self.user.pk)]
         for group in self.joined:
@@ -179,12 +186,14 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            message = await off_thread(_send)(
+            message, broadcasts = await off_thread(_send)(
                 self.conversation, self.user, client_id, body
             )
         except MessagingError as error:
             await self.send_error(error.code, error.message, client_id)
             return
+        self.answered.append(message["client_id"])
+        await send_collected(broadcasts)
         # The sender hears back even on a resend, which broadcasts nothing.
         await self.send_json({"type": "message", "message": message})
 
@@ -194,7 +203,12 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         )
 
     async def message_new(self, event):
-        await self.send_json({"type": "message", "message": event["message"]})
+        message = event["message"]
+        # This socket sent it and already had it back; the sender's other
+        # pages still get it from the group.
+        if message["client_id"] in self.answered:
+            return
+        await self.send_json({"type": "message", "message": message})
 
     async def message_seen(self, event):
         await self.send_json(

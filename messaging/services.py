@@ -1,5 +1,7 @@
 import logging
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from functools import cache
 
@@ -51,25 +53,47 @@ def broadcast(group: str, event: dict) -> None:
     broadcast_all([(group, event)])
 
 
+# Set by `collected_broadcasts`: broadcasts go into this list instead.
+_collected: ContextVar[list | None] = ContextVar("collected_broadcasts", default=None)
+
+
 def broadcast_all(sends: list[tuple[str, dict]]) -> None:
     """
     Sends events to channel-layer groups, in order, in one trip to the event
-    loop. The database is the record: when the layer is unreachable the pages
-    catch up by fetching, so a failure is logged and never undoes the write
-    that caused it.
+    loop (or hands them to `collected_broadcasts`). The database is the
+    record: when the layer is unreachable the pages catch up by fetching, so a
+    failure is logged and never undoes the write that caused it.
     """
+    collected = _collected.get()
+    if collected is not None:
+        collected.extend(sends)
+        return
+    async_to_sync(send_collected)(sends)
 
-    async def send_all():
-        layer = get_channel_layer()
-        for group, event in sends:
-            try:
-                await layer.group_send(group, event)
-            except Exception:
-                logger.exception(
-                    "Could not broadcast %s to %s", event.get("type"), group
-                )
 
-    async_to_sync(send_all)()
+async def send_collected(sends: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, event in sends:
+        try:
+            await layer.group_send(group, event)
+        except Exception:
+            logger.exception("Could not broadcast %s to %s", event.get("type"), group)
+
+
+@contextmanager
+def collected_broadcasts():
+    """
+    Collects the broadcasts of the service calls inside the block (they are
+    still made only after commit) for a websocket consumer to send with
+    `send_collected` from its own event loop, instead of each call blocking
+    its worker thread on a trip to the loop and back.
+    """
+    collected: list[tuple[str, dict]] = []
+    token = _collected.set(collected)
+    try:
+        yield collected
+    finally:
+        _collected.reset(token)
 
 
 def unread_count(user) -> int:

@@ -120,6 +120,28 @@ async def test_message_reaches_the_other_participant_and_is_stored_first(
     await owner.disconnect()
 
 
+async def test_sender_gets_its_message_back_once_and_its_other_tab_too(
+    conversation, tenant_session
+):
+    sending = socket(path_of(conversation), tenant_session)
+    other_tab = socket(path_of(conversation), tenant_session)
+    assert (await sending.connect())[0]
+    assert (await other_tab.connect())[0]
+    client_id = str(uuid.uuid4())
+    await sending.send_json_to(
+        {"type": "message", "client_id": client_id, "body": "Hi"}
+    )
+    echo = await receive_type(sending, "message")
+    assert echo["message"]["client_id"] == client_id
+    assert (await receive_type(other_tab, "message"))["message"]["client_id"] == (
+        client_id
+    )
+    # The group's copy is not sent again to the socket that already has it.
+    assert await sending.receive_nothing(timeout=0.3)
+    await sending.disconnect()
+    await other_tab.disconnect()
+
+
 async def test_oversize_message_is_refused_with_a_reason(conversation, tenant_session):
     tenant = socket(path_of(conversation), tenant_session)
     await tenant.connect()
