@@ -3,6 +3,7 @@ import time
 from collections import deque
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
@@ -89,6 +90,20 @@ def unread_payload(event: dict) -> dict:
 
 class SessionSocketMixin:
     """Both sockets close when their session logs out."""
+
+    async def dispatch(self, message):
+        """
+        Handles an event directly. Channels' own `dispatch` first closes stale
+        database connections on the one shared sync thread, for every event
+        (each message, typing mark and badge update of every socket), which
+        queued the events of all sockets behind that thread. These consumers
+        touch the database only through `database_sync_to_async`, which does
+        that cleanup itself on its own thread.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def session_ended(self, event):
         session = self.scope.get("session")
