@@ -1,16 +1,19 @@
 """
-Chat benchmark: one daphne process serving the project over loopback, with
-PostgreSQL and Redis, measured beside a bare `websockets` relay in the same run.
+Chat benchmark: daphne serving the project over loopback, with PostgreSQL and
+Redis, measured beside a bare `websockets` relay in the same run.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python -m bench.chat
 
-For each channel layer (Redis core, Redis pub/sub) and for the bare relay it
-connects 1,000 and then 5,000 sockets (all but the active ones idle on the
-header-badge socket), runs 100 active pairs exchanging 250 messages per second
-in all, and reports the latency from sending a message to the other person
-receiving it (p50/p95/p99), the delivery rate and the server's memory per idle
-socket (RSS before and after connecting them). Results go to
-bench/results/chat.json and bench/results/chat.md. Loopback only; a few minutes.
+For each channel layer (Redis core, Redis pub/sub) in one daphne process, then
+for Redis pub/sub in `--processes` daphne processes on as many ports (sockets
+spread over them as a load balancer would, groups shared through Redis), and
+for the bare relay, it connects 1,000 and then 5,000 sockets (all but the
+active ones idle on the header-badge socket), runs 100 active pairs exchanging
+250 messages per second in all, and reports the latency from sending a message
+to the other person receiving it (p50/p95/p99), the delivery rate, the
+server's CPU time per message and its memory per idle socket (RSS before and
+after connecting them). Results go to bench/results/chat.json and
+bench/results/chat.md. Loopback only; a few minutes.
 """
 
 import argparse
