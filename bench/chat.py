@@ -1,16 +1,19 @@
 """
-Chat benchmark: one daphne process serving the project over loopback, with
-PostgreSQL and Redis, measured beside a bare `websockets` relay in the same run.
+Chat benchmark: daphne serving the project over loopback, with PostgreSQL and
+Redis, measured beside a bare `websockets` relay in the same run.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... python -m bench.chat
 
-For each channel layer (Redis core, Redis pub/sub) and for the bare relay it
-connects 1,000 and then 5,000 sockets (all but the active ones idle on the
-header-badge socket), runs 100 active pairs exchanging 250 messages per second
-in all, and reports the latency from sending a message to the other person
-receiving it (p50/p95/p99), the delivery rate and the server's memory per idle
-socket (RSS before and after connecting them). Results go to
-bench/results/chat.json and bench/results/chat.md. Loopback only; a few minutes.
+For each channel layer (Redis core, Redis pub/sub) in one daphne process, then
+for Redis pub/sub in `--processes` daphne processes on as many ports (sockets
+spread over them as a load balancer would, groups shared through Redis), and
+for the bare relay, it connects 1,000 and then 5,000 sockets (all but the
+active ones idle on the header-badge socket), runs 100 active pairs exchanging
+250 messages per second in all, and reports the latency from sending a message
+to the other person receiving it (p50/p95/p99), the delivery rate, the
+server's CPU time per message and its memory per idle socket (RSS before and
+after connecting them). Results go to bench/results/chat.json and
+bench/results/chat.md. Loopback only; a few minutes.
 """
 
 import argparse
@@ -44,6 +47,7 @@ LAYERS = {
     "redis-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
 DEFAULT_LAYERS = "redis,redis-pubsub"
+PROCESSES = 2  # daphne processes for the scaled-out measurement
 EMAIL_DOMAIN = "bench.invalid"
 
 
@@ -225,12 +229,23 @@ def drop_fixtures(fixtures: Fixtures) -> None:
 
 
 class Target:
-    """How to reach one server: the project under daphne, or the bare relay."""
+    """
+    How to reach one server: the project under daphne, or the bare relay. With
+    several daphne processes (`ports`), sockets are spread over them as a load
+    balancer would: the two sides of a pair land on different processes when
+    there are two or more, so every message crosses between processes.
+    """
 
-    def __init__(self, name: str, port: int):
+    def __init__(self, name: str, ports: list[int]):
         self.name = name
-        self.port = port
-        self.origin = f"http://{HOST}:{port}"
+        self.ports = ports
+        self.port = ports[0]
+
+    def origin(self, url: str) -> str:
+        return "http://" + url.split("/")[2]
+
+    def port_for(self, n: int) -> int:
+        return self.ports[n % len(self.ports)]
 
     def idle_url(self, n: int) -> str:
         raise NotImplementedError
@@ -247,10 +262,10 @@ class Target:
 
 class ProjectTarget(Target):
     def idle_url(self, n):
-        return f"ws://{HOST}:{self.port}/ws/messages/"
+        return f"ws://{HOST}:{self.port_for(n)}/ws/messages/"
 
     def active_url(self, pair, side):
-        return f"ws://{HOST}:{self.port}/ws/messages/{pair[0]}/"
+        return f"ws://{HOST}:{self.port_for(side)}/ws/messages/{pair[0]}/"
 
     def payload(self, client_id, sender_id, body):
         return json.dumps({"type": "message", "client_id": client_id, "body": body})
@@ -294,7 +309,7 @@ async def connect_many(target: Target, specs: list[tuple[str, dict]], limit=16):
                 try:
                     return await connect(
                         url,
-                        origin=target.origin,
+                        origin=target.origin(url),
                         additional_headers=headers,
                         open_timeout=60,
                         ping_interval=None,
@@ -401,7 +416,23 @@ async def run_load(
     )
 
 
-async def measure_server(target: Target, pid: int, fixtures: Fixtures) -> list[dict]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def rss_total_kib(pids: list[int]) -> int:
+    return sum(rss_kib(pid) for pid in pids)
+
+
+async def measure_server(
+    target: Target, pids: list[int], fixtures: Fixtures
+) -> list[dict]:
     """Connects the active pairs and idle sockets in steps, measuring each step."""
     active_specs = []
     active_users = []
@@ -413,7 +444,7 @@ async def measure_server(target: Target, pid: int, fixtures: Fixtures) -> list[d
         active_specs.append((target.active_url(pair, 1), target.headers(owner_session)))
         active_users += [tenant_id, owner_id]
     await asyncio.sleep(1)
-    rss_start = rss_kib(pid)
+    rss_start = rss_total_kib(pids)
     active_sockets, active_failures = await connect_many(target, active_specs)
     if active_failures:
         sys.exit(f"{target.name}: {active_failures} active sockets failed to connect.")
@@ -432,18 +463,21 @@ async def measure_server(target: Target, pid: int, fixtures: Fixtures) -> list[d
             (target.idle_url(n), target.headers(fixtures.idle_sessions[n]))
             for n in range(start_n, start_n + wanted)
         ]
-        rss_before = rss_kib(pid)
+        rss_before = rss_total_kib(pids)
         began = time.monotonic()
         new, failures = await connect_many(target, specs)
         connect_seconds = time.monotonic() - began
         idle_sockets += new
         idle_failures += failures
         await asyncio.sleep(2)
-        rss_after = rss_kib(pid)
+        rss_after = rss_total_kib(pids)
+        cpu_before = cpu_seconds(pids)
         load = await run_load(target, active, DURATION)
+        cpu_used = cpu_seconds(pids) - cpu_before
         rows.append(
             {
                 "server": target.name,
+                "processes": len(pids),
                 "sockets": len(active) + len(idle_sockets),
                 "socket_failures": idle_failures,
                 "connect_per_s": round(len(new) / connect_seconds, 1),
@@ -453,6 +487,10 @@ async def measure_server(target: Target, pid: int, fixtures: Fixtures) -> list[d
                     (rss_after - rss_before) / max(1, len(new)), 1
                 ),
                 **asdict(load),
+                # Server CPU for the whole step (load and draining), per message.
+                "server_cpu_ms_per_message": round(
+                    cpu_used * 1000 / max(1, load.sent), 2
+                ),
                 "delivery_rate": round(load.delivered / load.sent, 5)
                 if load.sent
                 else 0,
@@ -465,6 +503,21 @@ async def measure_server(target: Target, pid: int, fixtures: Fixtures) -> list[d
 
 
 # --- Servers -------------------------------------------------------------------
+
+
+def start_daphnes(
+    layer: str, secret_key: str, count: int
+) -> list[tuple[subprocess.Popen, int]]:
+    """`count` daphne processes, each on its own port, sharing the Redis groups."""
+    servers = []
+    try:
+        for _ in range(count):
+            servers.append(start_daphne(layer, secret_key))
+    except BaseException:
+        for process, _port in servers:
+            stop(process)
+        raise
+    return servers
 
 
 def start_daphne(layer: str, secret_key: str) -> tuple[subprocess.Popen, int]:
@@ -540,20 +593,21 @@ async def relay_server(port: int) -> None:
 def markdown(rows: list[dict]) -> str:
     lines = [
         "| server | sockets | sent | delivered | p50 ms | p95 ms | p99 ms "
-        "| msg/s | KiB per idle socket | server RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| msg/s | server CPU ms/msg | KiB per idle socket | server RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['server']} | {r['sockets']:,} | {r['sent']:,} | "
             f"{r['delivery_rate'] * 100:.2f} % | {r['p50_ms']} | {r['p95_ms']} | "
-            f"{r['p99_ms']} | {r['achieved_rate']} | {r['kib_per_idle_socket']} | "
+            f"{r['p99_ms']} | {r['achieved_rate']} | "
+            f"{r['server_cpu_ms_per_message']} | {r['kib_per_idle_socket']} | "
             f"{r['rss_mib']} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     global SOCKET_COUNTS, DURATION, RATE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--relay", type=int, help=argparse.SUPPRESS)
@@ -574,15 +628,29 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=float, default=RATE, help="messages per second, all pairs"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=PROCESSES,
+        help="then measure the Redis pub/sub layer again with this many daphne "
+        f"processes, sockets spread over them (default: {PROCESSES}; 1 skips it)",
+    )
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     SOCKET_COUNTS = tuple(int(n) for n in args.sockets.split(","))
     DURATION = args.seconds
     RATE = args.rate
     if args.relay:
         raise_open_file_limit(max(SOCKET_COUNTS) + 500)
         asyncio.run(relay_server(args.relay))
-        return
+        return 0
+    layers = args.layers.split(",")
+    unknown = sorted(set(layers) - set(LAYERS))
+    if unknown:
+        parser.error(f"unknown layer(s): {', '.join(unknown)}")
+    servers = [(name, 1) for name in layers]
+    if args.processes > 1 and "redis-pubsub" in layers:
+        servers.append(("redis-pubsub", args.processes))
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database: the benchmark needs it.")
@@ -603,23 +671,27 @@ def main() -> None:
     print(f"Made {len(fixtures.session_keys):,} users and sessions.", flush=True)
     rows = []
     try:
-        for name in args.layers.split(","):
-            process, port = start_daphne(LAYERS[name], secret_key)
+        for name, count in servers:
+            started = start_daphnes(LAYERS[name], secret_key, count)
+            label = f"daphne + {name}" if count == 1 else f"{count} daphnes + {name}"
             try:
                 rows += asyncio.run(
                     measure_server(
-                        ProjectTarget(f"daphne + {name}", port), process.pid, fixtures
+                        ProjectTarget(label, [port for _p, port in started]),
+                        [process.pid for process, _port in started],
+                        fixtures,
                     )
                 )
             finally:
-                stop(process)
+                for process, _port in started:
+                    stop(process)
         if not args.no_relay:
             process, port = start_relay()
             try:
                 rows += asyncio.run(
                     measure_server(
-                        RelayTarget("bare websockets relay", port),
-                        process.pid,
+                        RelayTarget("bare websockets relay", [port]),
+                        [process.pid],
                         fixtures,
                     )
                 )
@@ -644,7 +716,8 @@ def main() -> None:
     print()
     print(table)
     print(f"Done in {result['total_seconds']} s; results in bench/results/chat.json.")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,9 @@
 import json
 import time
+from collections import deque
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
@@ -9,9 +11,11 @@ from django.utils.translation import gettext as _
 from messaging.models import MESSAGE_MAX_LENGTH, Conversation, Message
 from messaging.services import (
     MessagingError,
+    collected_broadcasts,
     conversation_group,
     conversation_mark_read,
     message_send,
+    send_collected,
     user_group,
 )
 
@@ -60,11 +64,13 @@ def _messages_after(conversation: Conversation, after: int) -> list[dict]:
     return [message.as_event() for message in messages]
 
 
-def _send(conversation, user, client_id, body) -> dict:
-    message, _created = message_send(
-        conversation=conversation, sender=user, client_id=client_id, body=body
-    )
-    return message.as_event()
+def _send(conversation, user, client_id, body) -> tuple[dict, list]:
+    """The stored message, and the broadcasts to make now that it is committed."""
+    with collected_broadcasts() as broadcasts:
+        message, _created = message_send(
+            conversation=conversation, sender=user, client_id=client_id, body=body
+        )
+    return message.as_event(), broadcasts
 
 
 def _query_int(scope, name: str) -> int:
@@ -75,8 +81,29 @@ def _query_int(scope, name: str) -> int:
         return 0
 
 
+def unread_payload(event: dict) -> dict:
+    """The badge's exact `count`, or how many messages were `added` to it."""
+    if "count" in event:
+        return {"type": "unread", "count": event["count"]}
+    return {"type": "unread", "added": event["added"]}
+
+
 class SessionSocketMixin:
     """Both sockets close when their session logs out."""
+
+    async def dispatch(self, message):
+        """
+        Handles an event directly. Channels' own `dispatch` first closes stale
+        database connections on the one shared sync thread, for every event
+        (each message, typing mark and badge update of every socket), which
+        queued the events of all sockets behind that thread. These consumers
+        touch the database only through `database_sync_to_async`, which does
+        that cleanup itself on its own thread.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def session_ended(self, event):
         session = self.scope.get("session")
@@ -109,6 +136,8 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
         self.bucket = TokenBucket()
+        # Client ids of the messages this socket sent lately.
+        self.answered = deque(maxlen=20)
         self.last_typing = 0.0
         self.joined = [conversation_group(pk), user_group(self.user.pk)]
         for group in self.joined:
@@ -172,12 +201,14 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            message = await off_thread(_send)(
+            message, broadcasts = await off_thread(_send)(
                 self.conversation, self.user, client_id, body
             )
         except MessagingError as error:
             await self.send_error(error.code, error.message, client_id)
             return
+        self.answered.append(message["client_id"])
+        await send_collected(broadcasts)
         # The sender hears back even on a resend, which broadcasts nothing.
         await self.send_json({"type": "message", "message": message})
 
@@ -187,7 +218,12 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         )
 
     async def message_new(self, event):
-        await self.send_json({"type": "message", "message": event["message"]})
+        message = event["message"]
+        # This socket sent it and already had it back; the sender's other
+        # pages still get it from the group.
+        if message["client_id"] in self.answered:
+            return
+        await self.send_json({"type": "message", "message": message})
 
     async def message_seen(self, event):
         await self.send_json(
@@ -199,7 +235,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "typing", "user_id": event["user_id"]})
 
     async def unread_changed(self, event):
-        await self.send_json({"type": "unread", "count": event["count"]})
+        await self.send_json(unread_payload(event))
 
 
 class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
@@ -223,4 +259,4 @@ class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         pass
 
     async def unread_changed(self, event):
-        await self.send_json({"type": "unread", "count": event["count"]})
+        await self.send_json(unread_payload(event))

@@ -260,10 +260,15 @@ class Block(models.Model):
         return f"{self.blocker} blocked {self.blocked}"
 
     @classmethod
-    def between(cls, a_id: int, b_id: int) -> bool:
+    def between_queryset(cls, a_id: int, b_id: int):
+        """Blocks in either direction between two people."""
         return cls.objects.filter(
             Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id)
-        ).exists()
+        )
+
+    @classmethod
+    def between(cls, a_id: int, b_id: int) -> bool:
+        return cls.between_queryset(a_id, b_id).exists()
 
 
 class ReportQuerySet(models.QuerySet):

@@ -1,10 +1,13 @@
 import logging
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
+from functools import cache
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,15 +49,51 @@ def conversation_group(conversation_id: int) -> str:
 
 
 def broadcast(group: str, event: dict) -> None:
+    """Sends an event to a channel-layer group (see `broadcast_all`)."""
+    broadcast_all([(group, event)])
+
+
+# Set by `collected_broadcasts`: broadcasts go into this list instead.
+_collected: ContextVar[list | None] = ContextVar("collected_broadcasts", default=None)
+
+
+def broadcast_all(sends: list[tuple[str, dict]]) -> None:
     """
-    Sends an event to a channel-layer group. The database is the record: when the
-    layer is unreachable the pages catch up by fetching, so a failure is logged
-    and never undoes the write that caused it.
+    Sends events to channel-layer groups, in order, in one trip to the event
+    loop (or hands them to `collected_broadcasts`). The database is the
+    record: when the layer is unreachable the pages catch up by fetching, so a
+    failure is logged and never undoes the write that caused it.
     """
+    collected = _collected.get()
+    if collected is not None:
+        collected.extend(sends)
+        return
+    async_to_sync(send_collected)(sends)
+
+
+async def send_collected(sends: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, event in sends:
+        try:
+            await layer.group_send(group, event)
+        except Exception:
+            logger.exception("Could not broadcast %s to %s", event.get("type"), group)
+
+
+@contextmanager
+def collected_broadcasts():
+    """
+    Collects the broadcasts of the service calls inside the block (they are
+    still made only after commit) for a websocket consumer to send with
+    `send_collected` from its own event loop, instead of each call blocking
+    its worker thread on a trip to the loop and back.
+    """
+    collected: list[tuple[str, dict]] = []
+    token = _collected.set(collected)
     try:
-        async_to_sync(get_channel_layer().group_send)(group, event)
-    except Exception:
-        logger.exception("Could not broadcast %s to %s", event.get("type"), group)
+        yield collected
+    finally:
+        _collected.reset(token)
 
 
 def unread_count(user) -> int:
@@ -69,12 +108,13 @@ def unread_count_cached(user) -> int:
     return cached_count("messages", user.pk, lambda: unread_count(user))
 
 
-def _push_unread_count(user_id: int) -> None:
+def _unread_count_event(user_id: int) -> dict:
+    """The exact count for the badge, after the user read something."""
     from accounts.models import User
 
     forget_count("messages", user_id)
     count = unread_count_cached(User(pk=user_id))
-    broadcast(user_group(user_id), {"type": "unread.changed", "count": count})
+    return {"type": "unread.changed", "count": count}
 
 
 @transaction.atomic
@@ -112,7 +152,6 @@ def validate_body(body: str) -> str:
     return body
 
 
-@transaction.atomic
 def message_send(
     *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
 ) -> tuple[Message, bool]:
@@ -122,6 +161,12 @@ def message_send(
     Returns `(message, created)`. Sending the same `client_id` again returns the
     stored message: a page that resends after a dropped connection never makes a
     second copy.
+
+    One transaction per message: insert, then the conversation's update, which
+    also checks for a block between the two (a block rolls the insert back).
+    The transaction is opened inside, not by a decorator, so that a resend (the
+    unique constraint failing) rolls back just this transaction; called within
+    a caller's transaction, it is a savepoint instead.
     """
     try:
         client_id = uuid.UUID(str(client_id))
@@ -130,10 +175,6 @@ def message_send(
     if not conversation.has_participant(sender):
         raise MessagingError("not_member", _("You are not part of this conversation."))
     body = validate_body(body)
-    if Block.between(conversation.tenant_id, conversation.owner_id):
-        raise MessagingError(
-            "blocked", _("Messages between you two are blocked; nothing was sent.")
-        )
     try:
         # Insert first: a resend is rare, so it is found by the unique
         # constraint instead of a lookup before every message.
@@ -145,37 +186,82 @@ def message_send(
                 body=body,
                 asks_for_money=asks_for_money(body),
             )
+            _record_sent(conversation, sender, message)
     except IntegrityError:
-        existing = Message.objects.get(sender=sender, client_id=client_id)
-        if existing.conversation_id != conversation.pk:
+        existing = Message.objects.filter(sender=sender, client_id=client_id).first()
+        if existing is None or existing.conversation_id != conversation.pk:
             raise MessagingError(
                 "bad_id", _("The message could not be sent.")
             ) from None
         return existing, False
-    _record_sent(conversation, sender, message)
     return message, True
 
 
-def _record_sent(conversation: Conversation, sender, message: Message) -> None:
-    conversation.last_message_at = message.created_at
-    fields = ["last_message_at"]
-    # The sender has, obviously, read everything up to their own message.
-    if sender.pk == conversation.tenant_id:
-        conversation.tenant_read_up_to = message.pk
-        fields.append("tenant_read_up_to")
-    else:
-        conversation.owner_read_up_to = message.pk
-        fields.append("owner_read_up_to")
-    Conversation.objects.filter(pk=conversation.pk).update(
-        **{field: getattr(conversation, field) for field in fields}
+@cache
+def _record_sent_sql(read_field: str) -> str:
+    """
+    The conversation's update after a new message, which is also the block
+    check: no row is updated when either person blocked the other. Written out
+    because it runs for every message, and building it with the ORM cost more
+    CPU than the database spends on it.
+    """
+    if read_field not in ("tenant_read_up_to", "owner_read_up_to"):
+        raise ValueError(read_field)
+    quote = connection.ops.quote_name
+    conversations = quote(Conversation._meta.db_table)
+    blocks = quote(Block._meta.db_table)
+    # Only quoted names of this schema are interpolated; values are parameters.
+    return (
+        f"UPDATE {conversations} SET {quote('last_message_at')} = %s, "  # noqa: S608
+        f"{quote(read_field)} = %s WHERE {quote('id')} = %s AND NOT EXISTS ("
+        f"SELECT 1 FROM {blocks} WHERE "
+        f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s) OR "
+        f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s))"
     )
+
+
+def _record_sent(conversation: Conversation, sender, message: Message) -> None:
+    last_message_at = message.created_at
+    # The sender has, obviously, read everything up to their own message.
+    read_field = (
+        "tenant_read_up_to"
+        if sender.pk == conversation.tenant_id
+        else "owner_read_up_to"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _record_sent_sql(read_field),
+            [
+                last_message_at,
+                message.pk,
+                conversation.pk,
+                conversation.tenant_id,
+                conversation.owner_id,
+                conversation.owner_id,
+                conversation.tenant_id,
+            ],
+        )
+        updated = cursor.rowcount
+    if not updated:
+        raise MessagingError(
+            "blocked", _("Messages between you two are blocked; nothing was sent.")
+        )
+    conversation.last_message_at = last_message_at
+    setattr(conversation, read_field, message.pk)
     recipient_id = conversation.other_participant_id(sender)
-    forget_count("messages", recipient_id)  # the push after commit recounts
-    event = {"type": "message.new", "message": message.as_event()}
+    # The recipient's badge goes up by one; pages get the exact count when
+    # they load and whenever their user reads something.
+    sends = [
+        (
+            conversation_group(conversation.pk),
+            {"type": "message.new", "message": message.as_event()},
+        ),
+        (user_group(recipient_id), {"type": "unread.changed", "added": 1}),
+    ]
 
     def push():
-        broadcast(conversation_group(conversation.pk), event)
-        _push_unread_count(recipient_id)
+        forget_count("messages", recipient_id)
+        broadcast_all(sends)
 
     transaction.on_commit(push)
 
@@ -205,8 +291,12 @@ def conversation_mark_read(*, conversation: Conversation, user, up_to: int) -> b
     event = {"type": "message.seen", "user_id": user.pk, "up_to": up_to}
 
     def push():
-        broadcast(conversation_group(conversation.pk), event)
-        _push_unread_count(user.pk)
+        broadcast_all(
+            [
+                (conversation_group(conversation.pk), event),
+                (user_group(user.pk), _unread_count_event(user.pk)),
+            ]
+        )
 
     transaction.on_commit(push)
     return True

@@ -114,10 +114,32 @@ async def test_message_reaches_the_other_participant_and_is_stored_first(
         pk=received["message"]["id"]
     )
     assert str(stored.client_id) == client_id
-    # The owner's other pages hear the new unread count.
-    assert (await receive_type(owner, "unread"))["count"] == 1
+    # The owner's badge goes up by one.
+    assert await receive_type(owner, "unread") == {"type": "unread", "added": 1}
     await tenant.disconnect()
     await owner.disconnect()
+
+
+async def test_sender_gets_its_message_back_once_and_its_other_tab_too(
+    conversation, tenant_session
+):
+    sending = socket(path_of(conversation), tenant_session)
+    other_tab = socket(path_of(conversation), tenant_session)
+    assert (await sending.connect())[0]
+    assert (await other_tab.connect())[0]
+    client_id = str(uuid.uuid4())
+    await sending.send_json_to(
+        {"type": "message", "client_id": client_id, "body": "Hi"}
+    )
+    echo = await receive_type(sending, "message")
+    assert echo["message"]["client_id"] == client_id
+    assert (await receive_type(other_tab, "message"))["message"]["client_id"] == (
+        client_id
+    )
+    # The group's copy is not sent again to the socket that already has it.
+    assert await sending.receive_nothing(timeout=0.3)
+    await sending.disconnect()
+    await other_tab.disconnect()
 
 
 async def test_oversize_message_is_refused_with_a_reason(conversation, tenant_session):
@@ -209,6 +231,8 @@ async def test_typing_and_seen_reach_the_other_side(
         "user_id": conversation.owner_id,
         "up_to": message.pk,
     }
+    # The reader's pages get the exact count, now that they read everything.
+    assert await receive_type(owner, "unread") == {"type": "unread", "count": 0}
     await tenant.disconnect()
     await owner.disconnect()
 
@@ -240,7 +264,7 @@ async def test_unread_badge_socket_hears_new_messages_on_any_page(
     await tenant.send_json_to(
         {"type": "message", "client_id": str(uuid.uuid4()), "body": "Hi"}
     )
-    assert await badge.receive_json_from(timeout=2) == {"type": "unread", "count": 1}
+    assert await badge.receive_json_from(timeout=2) == {"type": "unread", "added": 1}
     await badge.disconnect()
     await tenant.disconnect()
 

@@ -3,6 +3,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
@@ -70,7 +72,7 @@ def test_message_is_stored_and_broadcast_only_after_commit(
 ):
     conversation = ConversationFactory()
     pushed = []
-    monkeypatch.setattr(services, "broadcast", lambda g, e: pushed.append((g, e)))
+    monkeypatch.setattr(services, "broadcast_all", pushed.extend)
     with django_capture_on_commit_callbacks() as callbacks:
         message, created = send(conversation, conversation.tenant)
         assert pushed == []
@@ -83,7 +85,47 @@ def test_message_is_stored_and_broadcast_only_after_commit(
         f"user_{conversation.owner_id}",
     ]
     assert pushed[0][1]["message"]["id"] == message.pk
-    assert pushed[1][1] == {"type": "unread.changed", "count": 1}
+    # The recipient's badge goes up by one, without counting anything.
+    assert pushed[1][1] == {"type": "unread.changed", "added": 1}
+
+
+def test_sending_a_message_is_one_insert_and_one_update():
+    conversation = ConversationFactory()
+    with CaptureQueriesContext(connection) as queries:
+        send(conversation, conversation.tenant)
+    statements = [
+        query["sql"].split()[0]
+        for query in queries.captured_queries
+        # Inside the test's transaction the service's own is a savepoint.
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    # The block check rides on the conversation's update: no query of its own.
+    assert statements == ["INSERT", "UPDATE"]
+
+
+def test_reading_pushes_the_exact_unread_count_to_the_readers_pages(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    conversation = ConversationFactory()
+    first, _ = send(conversation, conversation.tenant)
+    second, _ = send(conversation, conversation.tenant)
+    pushed = []
+    monkeypatch.setattr(services, "broadcast_all", pushed.extend)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.conversation_mark_read(
+            conversation=conversation, user=conversation.owner, up_to=first.pk
+        )
+    assert pushed == [
+        (
+            f"conversation_{conversation.pk}",
+            {
+                "type": "message.seen",
+                "user_id": conversation.owner_id,
+                "up_to": first.pk,
+            },
+        ),
+        (f"user_{conversation.owner_id}", {"type": "unread.changed", "count": 1}),
+    ]
 
 
 def test_resending_the_same_client_id_stores_one_message():
@@ -135,6 +177,7 @@ def test_blocked_pair_cannot_message_in_either_direction():
         with pytest.raises(MessagingError) as error:
             send(conversation, sender)
         assert error.value.code == "blocked"
+    assert not Message.objects.exists()
     services.user_unblock(blocker=conversation.owner, blocked=conversation.tenant)
     send(conversation, conversation.tenant)
     assert Message.objects.count() == 1

@@ -241,7 +241,7 @@
         window.clearTimeout(typingTimer);
         typingTimer = window.setTimeout(function () { typingBox.hidden = true; }, 4000);
       } else if (data.type === "unread" && window.nbMessages) {
-        window.nbMessages.setUnread(data.count);
+        window.nbMessages.applyUnread(data);
       } else if (data.type === "error") {
         failed(data.client_id, data.message, true);
         if (!data.client_id) { showError(data.message); }

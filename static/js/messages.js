@@ -11,7 +11,16 @@
     number.textContent = String(count);
     badge.hidden = count === 0;
   }
-  window.nbMessages = { setUnread: setUnread };
+  // A socket event carries the exact `count`, or the number of messages just
+  // `added` (a new message); the exact count comes on page load and on "seen".
+  function applyUnread(data) {
+    if (data.count !== undefined) {
+      setUnread(data.count);
+    } else if (number) {
+      setUnread((parseInt(number.textContent, 10) || 0) + (parseInt(data.added, 10) || 0));
+    }
+  }
+  window.nbMessages = { setUnread: setUnread, applyUnread: applyUnread };
 
   if (!badge || !("WebSocket" in window) || document.querySelector("[data-chat]")) { return; }
 
@@ -39,7 +48,7 @@
     };
     socket.onmessage = function (event) {
       var data = JSON.parse(event.data);
-      if (data.type === "unread") { setUnread(data.count); }
+      if (data.type === "unread") { applyUnread(data); }
     };
     socket.onclose = function (event) {
       // 4401: logged out, 4403: refused. Reconnecting would not help.
