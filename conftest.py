@@ -55,9 +55,13 @@ def _clear_cache():
     """Each test starts with an empty cache (ratelimits, lockouts, cached pages)."""
     from django.core.cache import cache
 
+    from listings import cache as listing_cache
+
     cache.clear()
+    listing_cache._local_localities.clear()
     yield
     cache.clear()
+    listing_cache._local_localities.clear()
 
 
 @pytest.fixture

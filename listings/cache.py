@@ -1,16 +1,18 @@
 """
-Cached search results and listing pages.
+Cached search results, listing pages and result cards.
 
 Every key carries a version number; any change to any listing or photo bumps
 the version, so stale pages simply stop being read and expire on their own.
 """
 
 import hashlib
+import time
 
 from django.core.cache import cache
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils.translation import get_language
+
+from listings import cards
 
 VERSION_KEY = "listings:version"
 SEARCH_TIMEOUT = 60 * 5
@@ -19,7 +21,6 @@ LOCALITIES_KEY = "listings:localities:v2"
 LOCALITIES_TIMEOUT = 60 * 60 * 24
 # As long as a listing page: a card shows the owner's verified badge too.
 CARD_TIMEOUT = DETAIL_TIMEOUT
-CARD_TEMPLATE = "listings/includes/listing_card_body.html"
 
 
 def current_version() -> int:
@@ -52,8 +53,30 @@ def detail_key(pk: int) -> str:
     return f"listings:detail:{current_version()}:{pk}"
 
 
+# Every search page reads the localities, so each process also keeps them in
+# memory for a minute: another process sees a change within that time.
+LOCALITIES_LOCAL_SECONDS = 60
+_local_localities: dict = {}
+
+
+def local_localities():
+    """The localities this process read less than a minute ago, or None."""
+    found = _local_localities.get("data")
+    if found and found[0] > time.monotonic():
+        return found[1]
+    return None
+
+
+def keep_localities_locally(data) -> None:
+    _local_localities["data"] = (time.monotonic() + LOCALITIES_LOCAL_SECONDS, data)
+
+
 def forget_localities() -> None:
-    transaction.on_commit(lambda: cache.delete(LOCALITIES_KEY))
+    def _forget():
+        _local_localities.clear()
+        cache.delete(LOCALITIES_KEY)
+
+    transaction.on_commit(_forget)
 
 
 def card_bodies(listings) -> list[tuple]:
@@ -74,7 +97,7 @@ def card_bodies(listings) -> list[tuple]:
     for key, listing in zip(keys, listings, strict=True):
         body = found.get(key)
         if body is None:
-            body = render_to_string(CARD_TEMPLATE, {"listing": listing})
+            body = cards.card_body(listing)
             missing[key] = body
         bodies.append((listing, body))
     if missing:

@@ -63,7 +63,7 @@ AMENITIES = [
 ]
 
 
-# What includes/listing_card.html reads from a listing, its locality and owner.
+# What a result card (listings.cards) reads from a listing, its locality and owner.
 CARD_FIELDS = (
     "id",
     "slug",

@@ -44,8 +44,12 @@ def _normal(text: str) -> str:
 
 def locality_data() -> dict:
     """Localities for pickers and spelling matches, cached (they rarely change)."""
+    data = listing_cache.local_localities()
+    if data is not None:
+        return data
     data = cache.get(listing_cache.LOCALITIES_KEY)
     if data is not None:
+        listing_cache.keep_localities_locally(data)
         return data
     rows = list(
         Locality.objects.order_by("district", "name").values(
@@ -73,6 +77,7 @@ def locality_data() -> dict:
         ),
     }
     cache.set(listing_cache.LOCALITIES_KEY, data, listing_cache.LOCALITIES_TIMEOUT)
+    listing_cache.keep_localities_locally(data)
     return data
 
 

@@ -6,9 +6,10 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
+from listings import cards, services
 from listings.forms import SearchForm
-from listings.models import Shortlist
-from listings.tests.factories import ListingFactory
+from listings.models import Listing, Shortlist
+from listings.tests.factories import ListingFactory, photo_bytes
 
 pytestmark = pytest.mark.django_db
 SEARCH = reverse("listings:search")
@@ -95,3 +96,47 @@ def test_search_page_offers_every_locality_name(client):
     html = client.get(SEARCH).content.decode()
     assert '<option value="Jhamsikhel">Lalitpur</option>' in html
     assert '<option value="Thamel">Kathmandu</option>' in html
+
+
+def test_a_card_shows_the_facts_tenants_ask_first():
+    owner = UserFactory(role="owner", email_verified=False)
+    flat = ListingFactory(
+        owner=owner,
+        title="Corner flat",
+        rent=150_000,
+        negotiable=True,
+        bedrooms=1,
+        water_hours=1,
+        bike_parking=2,
+        car_parking=0,
+    )
+    html = cards.card_body(flat)
+    assert f'href="{flat.get_absolute_url()}"' in html
+    assert "<strong>Rs. 1,50,000</strong>" in html and "Negotiable" in html
+    assert "Flat · 1 bedroom · Thamel" in html
+    assert "Water 1 hr/day" in html and "2 bikes" in html
+    assert "No car parking" in html and "No photos yet" in html
+    assert "Verified owner" not in html
+
+    shop = ListingFactory(
+        property_type="shop", rent=40_000, bedrooms=0, water_hours=12, car_parking=1
+    )
+    html = cards.card_body(shop)
+    assert "Shop / office · Thamel" in html and "bedroom" not in html
+    assert "Water 12 hrs/day" in html and "1 car" in html
+    assert "Verified owner" in html and "Negotiable" not in html
+
+
+def test_a_card_shows_the_cover_photo_in_every_size(settings):
+    listing = ListingFactory(title='Flat "with" quotes')
+    services.photo_add(listing=listing, data=photo_bytes(), name="front.jpg")
+    listing = Listing.objects.for_result_cards().get(pk=listing.pk)
+    html = cards.card_body(listing)
+    cover = listing.cover
+    assert f'src="{cover.medium.url}"' in html
+    assert (
+        f'srcset="{cover.thumb.url} 400w, {cover.medium.url} 800w, '
+        f'{cover.large.url} 1600w"'
+    ) in html
+    assert 'alt="Flat &quot;with&quot; quotes"' in html
+    assert 'loading="lazy"' in html
