@@ -15,7 +15,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +138,16 @@ class Sample:
     queries: int | None = None
 
 
+@contextmanager
+def daphne_servers(ports: list[int], log_dir: Path):
+    """Runs one daphne process per port, as the Procfile's `web` scaled out."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(daphne_server(port, log_dir / f"daphne-{port}.log"))
+            for port in ports
+        ]
+
+
 async def run_workers(
     work: Callable[[int], Awaitable],
     *,
@@ -179,7 +189,7 @@ async def run_workers(
 
 
 async def http_load(
-    base_url: str,
+    base_url: str | list[str],
     path_for: Callable[[int], str],
     *,
     before_each: Callable[[], Awaitable] | None = None,
@@ -189,20 +199,20 @@ async def http_load(
     the server's own time from its Server-Timing header."""
     import aiohttp
 
-    connector = aiohttp.TCPConnector(limit=options["concurrency"])
+    # Several servers (one per process, as a load balancer would spread the
+    # requests): request i goes to server i mod n.
+    base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
+    connector = aiohttp.TCPConnector(limit=options["concurrency"] * len(base_urls))
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(
-        base_url, connector=connector, timeout=timeout
-    ) as session:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def work(index: int) -> Sample:
             if before_each:
                 await before_each()
+            url = base_urls[index % len(base_urls)] + path_for(index)
             started = time.perf_counter()
             try:
-                async with session.get(
-                    path_for(index), allow_redirects=False
-                ) as response:
+                async with session.get(url, allow_redirects=False) as response:
                     await response.read()
             except (aiohttp.ClientError, TimeoutError):
                 # Counted as status 0: a refused or timed-out request is a result.
