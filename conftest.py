@@ -59,9 +59,11 @@ def _clear_cache():
 
     cache.clear()
     listing_cache._local_localities.clear()
+    listing_cache._local_version.clear()
     yield
     cache.clear()
     listing_cache._local_localities.clear()
+    listing_cache._local_version.clear()
 
 
 @pytest.fixture

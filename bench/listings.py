@@ -158,6 +158,13 @@ def scenarios(data: dict) -> list[Scenario]:
 
     return [
         Scenario(
+            "floor",
+            "Floor: `/healthz` (no query, no template, no cache)",
+            lambda index: "/healthz",
+            cached=True,
+            search=False,
+        ),
+        Scenario(
             "search_page1",
             "Search: locality + type + rent, newest, page 1",
             search,

@@ -23,12 +23,24 @@ LOCALITIES_TIMEOUT = 60 * 60 * 24
 CARD_TIMEOUT = DETAIL_TIMEOUT
 
 
+# Every cached read needs the version, so each process reads it from the
+# cache at most once a second; a change is seen everywhere within a second
+# (at once in the process that made it).
+VERSION_LOCAL_SECONDS = 1.0
+_local_version: dict = {}
+
+
 def current_version() -> int:
+    found = _local_version.get("version")
+    now = time.monotonic()
+    if found and found[0] > now:
+        return found[1]
     version = cache.get(VERSION_KEY)
     if version is None:
         # add() so two processes starting together agree on the first value.
         cache.add(VERSION_KEY, 1, None)
         version = cache.get(VERSION_KEY) or 1
+    _local_version["version"] = (now + VERSION_LOCAL_SECONDS, version)
     return version
 
 
@@ -36,6 +48,7 @@ def bump_version() -> None:
     """Invalidates every cached search and listing page (after the commit)."""
 
     def _bump():
+        _local_version.clear()
         try:
             cache.incr(VERSION_KEY)
         except ValueError:
