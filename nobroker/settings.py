@@ -149,7 +149,9 @@ if DATABASE_URL:
             "pool": {
                 "min_size": int(env("DATABASE_POOL_MIN", "2")),
                 "max_size": int(env("DATABASE_POOL_MAX", "20")),
-                "timeout": 10,
+                # Seconds a request waits for a connection. Short, so that with
+                # PostgreSQL down a page says so (503) instead of hanging.
+                "timeout": float(env("DATABASE_POOL_TIMEOUT", "3")),
             },
             "connect_timeout": 5,
         }
@@ -345,7 +347,9 @@ if SMTP_HOST:
                 "username": env("EMAIL_HOST_USER"),
                 "password": env("EMAIL_HOST_PASSWORD"),
                 "use_tls": env_bool("EMAIL_USE_TLS", True),
-                "timeout": 10,
+                # Seconds a request waits for a connection. Short, so that with
+                # PostgreSQL down a page says so (503) instead of hanging.
+                "timeout": float(env("DATABASE_POOL_TIMEOUT", "3")),
             },
         }
     }

@@ -1,10 +1,11 @@
 import asyncio
 import logging
+import sys
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.core.cache import cache
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -93,7 +94,15 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
-    # No context processors that touch the database: the database may be the cause.
+    """The error page, without context processors: the database may be the cause.
+
+    When it is (PostgreSQL stopped, or no pooled connection within the pool's
+    timeout) the visitor gets a 503 saying so, with a hint to retry.
+    """
     from django.template import loader
 
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = "30"
+        return response
     return HttpResponse(loader.get_template("500.html").render(), status=500)

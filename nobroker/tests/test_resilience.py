@@ -1,6 +1,7 @@
 """The site keeps working, and says what is wrong, when Redis is unreachable."""
 
 import pytest
+from django.db import InterfaceError, OperationalError
 from django.urls import reverse
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -74,3 +75,38 @@ def test_cache_outage_is_logged_as_one_line_per_failure():
     assert formatted == (
         "Exception ignored: ConnectionError: Error 111 connecting to 127.0.0.1:6379"
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("couldn't get a connection after 3.00 sec"),
+        InterfaceError("connection already closed"),
+    ],
+)
+def test_a_database_outage_gets_a_page_that_says_so(client, monkeypatch, error):
+    def unreachable(search):
+        raise error
+
+    monkeypatch.setattr("listings.views.run_search", unreachable)
+    client.raise_request_exception = False
+    response = client.get(reverse("listings:search"), {"q": "flat"})
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    html = response.content.decode()
+    assert "We can’t reach our listings right now" in html
+    assert "couldn't get a connection" not in html and "Traceback" not in html
+
+
+@pytest.mark.django_db
+def test_any_other_error_gets_the_plain_error_page(client, monkeypatch):
+    def broken(search):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("listings.views.run_search", broken)
+    client.raise_request_exception = False
+    response = client.get(reverse("listings:search"))
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Something went wrong on our side" in html and "a bug" not in html
