@@ -154,17 +154,20 @@ def nearby_locality_ids(locality_id: int, km: float = 2.5) -> list[int]:
     return result
 
 
+def text_q(words: list[str]) -> Q:
+    """PostgreSQL: listings whose stored document has every word (as a prefix:
+    "furnish" finds "furnished"); the words are stripped of every character
+    with a meaning in tsquery syntax. The document is kept by a trigger and
+    indexed (migration 0007)."""
+    raw = " & ".join(f"{w}:*" for w in words)
+    return Q(search_document=SearchQuery(raw, config="simple", search_type="raw"))
+
+
 def text_filter(queryset, words: list[str]):
     if not words:
         return queryset
     if connection.vendor == "postgresql":
-        # Prefix matching ("furnish" finds "furnished"); the words are stripped of
-        # every character with a meaning in tsquery syntax.
-        raw = " & ".join(f"{w}:*" for w in words)
-        # The stored document, kept by a trigger and indexed (migration 0007).
-        return queryset.filter(
-            search_document=SearchQuery(raw, config="simple", search_type="raw")
-        )
+        return queryset.filter(text_q(words))
     for word in words:
         queryset = queryset.filter(
             Q(title__icontains=word) | Q(description__icontains=word)

@@ -92,3 +92,60 @@ def test_report_queue_uphold_flags_the_owner(staff_client, tenant):
 def test_tenant_cannot_reach_the_moderation_admin(client, tenant):
     client.force_login(tenant)
     assert client.get(CHANGELIST).status_code == 302
+
+
+def test_listing_search_finds_words_owners_and_ids(staff_client):
+    owner = UserFactory(
+        role="owner", email="hari.owner@example.np", full_name="Hari Prasad"
+    )
+    furnished = ListingFactory(title="Furnished flat near the ring road")
+    by_owner = ListingFactory(owner=owner, title="Room in Kalanki")
+    other = ListingFactory(title="Shop shutter on the main road")
+
+    def found(term):
+        html = staff_client.get(CHANGELIST, {"q": term}).content.decode()
+        return {
+            listing.title
+            for listing in (furnished, by_owner, other)
+            if listing.title in html
+        }
+
+    # Words match as prefixes, case aside ("furnish" finds "Furnished").
+    assert found("furnish") == {furnished.title}
+    assert found("hari.owner@example") == {by_owner.title}
+    assert found("Hari Prasad") == {by_owner.title}
+    assert found(str(other.pk)) == {other.title}
+    assert found("nowhere-at-all") == set()
+
+
+def test_listing_changelist_filters_by_open_reports(staff_client, tenant):
+    reported = ListingFactory(title="Reported flat")
+    dismissed = ListingFactory(title="Once reported flat")
+    quiet = ListingFactory(title="Quiet flat")
+    ListingReport.objects.create(listing=reported, reporter=tenant, reason="broker")
+    ListingReport.objects.create(
+        listing=dismissed,
+        reporter=tenant,
+        reason="scam",
+        status=ListingReport.Status.DISMISSED,
+    )
+    html = staff_client.get(CHANGELIST, {"reported": "yes"}).content.decode()
+    assert reported.title in html
+    assert dismissed.title not in html and quiet.title not in html
+    html = staff_client.get(CHANGELIST, {"reported": "no"}).content.decode()
+    assert reported.title not in html
+    assert dismissed.title in html and quiet.title in html
+
+
+def test_listing_changelist_caps_its_count(staff_client, monkeypatch):
+    from listings.admin import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "MAX_COUNTED", 3)
+    ListingFactory.create_batch(5)
+    html = staff_client.get(CHANGELIST).content.decode()
+    assert "3+ listings: add a filter or a search to see the rest" in html
+    html = staff_client.get(CHANGELIST, {"q": "Sunny"}).content.decode()
+    assert "3+ results" in html
+    ListingFactory(title="Only one like this")
+    html = staff_client.get(CHANGELIST, {"q": "Only one like this"}).content.decode()
+    assert "1 result" in html and "1 listing" in html
