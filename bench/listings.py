@@ -153,6 +153,20 @@ def scenarios(data: dict) -> list[Scenario]:
             params.append(("page", page))
         return "/rent/?" + urlencode(params)
 
+    def many_filters(index):
+        # Filters the type-and-rent index does not hold: checked on the
+        # covering newest-first index (migration 0009).
+        params = [
+            ("locality", locality),
+            ("bedrooms", 3),
+            ("parking", "car"),
+            ("water_min", 12),
+            ("pets", "on"),
+            ("rent_max", 150_000 - (index % 1000) * 5),
+            ("sort", "newest"),
+        ]
+        return "/rent/?" + urlencode(params)
+
     def text(word):
         return lambda index: "/rent/?" + urlencode({"q": word, "sort": "newest"})
 
@@ -175,6 +189,13 @@ def scenarios(data: dict) -> list[Scenario]:
             "search_deep",
             f"Search: same filters, page {DEEP_PAGE} (the deepest served)",
             lambda index: search(index, page=DEEP_PAGE),
+            cached=False,
+            search=True,
+        ),
+        Scenario(
+            "search_many",
+            "Search: locality + 3+ bedrooms + car parking + 12 h water + pets + rent",
+            many_filters,
             cached=False,
             search=True,
         ),
