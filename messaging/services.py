@@ -397,6 +397,7 @@ def _store_in_a_transaction(message: Message) -> tuple[int | None, bool]:
                     [
                         message.created_at,
                         message.pk,
+                        message.pk,
                         conversation.pk,
                         conversation.tenant_id,
                         conversation.owner_id,
@@ -422,17 +423,20 @@ class _Blocked(Exception):
 def _record_sent_sql(read_field: str) -> str:
     """
     The conversation's update after a new message, which is also the block
-    check: no row is updated when either person blocked the other.
+    check: no row is updated when either person blocked the other. The
+    sender's read mark never moves back.
     """
     if read_field not in ("tenant_read_up_to", "owner_read_up_to"):
         raise ValueError(read_field)
     quote = connection.ops.quote_name
     conversations = quote(Conversation._meta.db_table)
     blocks = quote(Block._meta.db_table)
+    read = quote(read_field)
     # Only quoted names of this schema are interpolated; values are parameters.
     return (
         f"UPDATE {conversations} SET {quote('last_message_at')} = %s, "  # noqa: S608
-        f"{quote(read_field)} = %s WHERE {quote('id')} = %s AND NOT EXISTS ("
+        f"{read} = CASE WHEN {read} < %s THEN %s ELSE {read} END "
+        f"WHERE {quote('id')} = %s AND NOT EXISTS ("
         f"SELECT 1 FROM {blocks} WHERE "
         f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s) OR "
         f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s))"
