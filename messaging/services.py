@@ -75,6 +75,17 @@ def broadcast_all(sends: list[tuple[str, dict]]) -> None:
 
 async def send_collected(sends: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None and len(sends) > 1:
+        # One trip to Redis for all of them (nobroker.channel_layers).
+        try:
+            await send_many(sends)
+        except Exception:
+            logger.exception(
+                "Could not broadcast %s",
+                ", ".join(f"{event.get('type')} to {group}" for group, event in sends),
+            )
+        return
     for group, event in sends:
         try:
             await layer.group_send(group, event)
