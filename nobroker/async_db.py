@@ -3,11 +3,13 @@ PostgreSQL straight from the event loop, for the websocket hot path.
 
 `database_sync_to_async` hands each call to a worker thread, where Django
 checks a pooled connection out (with its health check), runs the query and
-checks the connection back in: for one chat message that cost about three
-times the CPU of the statement itself. Here a statement runs on a small
-psycopg pool belonging to the running event loop, made from Django's own
-connection settings (so tests reach the test database), with its parameters
-bound by the server and its plan prepared once per connection.
+checks the connection back in: for one chat message that cost about 0.75 ms
+of CPU, against 0.3 ms for the same statement from the loop. Here a
+statement runs on a small psycopg pool belonging to the running event loop,
+made from Django's own connection settings (so tests reach the test
+database), with its parameters bound by the server and its plan prepared
+once per connection (behind a pooler in transaction mode that does not
+keep prepared statements, such statements fail here and go to Django).
 
 Only for self-contained statements: each runs in autocommit, so its effects
 are committed when it returns, and it never joins a Django transaction.
