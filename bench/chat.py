@@ -430,17 +430,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy_seconds() -> float:
-    """CPU time all processes of the machine have used so far (all cores)."""
-    with open("/proc/stat") as stat:
-        fields = [int(n) for n in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def all_cpu_seconds() -> dict[int, float]:
+    """
+    User + system CPU time of every process on the machine so far, by pid.
+    Read per process, as `cpu_seconds` is: the machine-wide counters of
+    /proc/stat are sampled at each clock tick and miss most of the short
+    bursts an event loop works in.
+    """
+    seconds = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            seconds[int(entry.name)] = cpu_seconds([int(entry.name)])
+    return seconds
 
 
 def rss_total_kib(pids: list[int]) -> int:
@@ -489,19 +492,19 @@ async def measure_server(
         await asyncio.sleep(2)
         rss_after = rss_total_kib(pids)
         cpu_before = cpu_seconds(pids)
-        busy_before, own_before = machine_busy_seconds(), own_cpu_seconds()
+        everyone_before = all_cpu_seconds()
         step_began = time.monotonic()
         load = await run_load(target, active, DURATION)
         cpu_used = cpu_seconds(pids) - cpu_before
+        everyone = all_cpu_seconds()
+        step_seconds = time.monotonic() - step_began
         # Everything but the server and this load generator: PostgreSQL and
         # Redis serving the step, and whatever else shares the machine.
-        rest = (
-            machine_busy_seconds()
-            - busy_before
-            - cpu_used
-            - (own_cpu_seconds() - own_before)
+        rest = sum(
+            used - everyone_before.get(pid, 0.0)
+            for pid, used in everyone.items()
+            if pid not in pids and pid != os.getpid()
         )
-        step_seconds = time.monotonic() - step_began
         rows.append(
             {
                 "server": target.name,
