@@ -11,11 +11,9 @@ from django.utils.translation import gettext as _
 from messaging.models import MESSAGE_MAX_LENGTH, Conversation, Message
 from messaging.services import (
     MessagingError,
-    collected_broadcasts,
+    amessage_send,
     conversation_group,
     conversation_mark_read,
-    message_send,
-    send_collected,
     user_group,
 )
 
@@ -62,15 +60,6 @@ def _member_conversation(pk: int, user) -> Conversation | None:
 def _messages_after(conversation: Conversation, after: int) -> list[dict]:
     messages = Message.objects.in_conversation(conversation).after(after)[:500]
     return [message.as_event() for message in messages]
-
-
-def _send(conversation, user, client_id, body) -> tuple[dict, list]:
-    """The stored message, and the broadcasts to make now that it is committed."""
-    with collected_broadcasts() as broadcasts:
-        message, _created = message_send(
-            conversation=conversation, sender=user, client_id=client_id, body=body
-        )
-    return message.as_event(), broadcasts
 
 
 def _query_int(scope, name: str) -> int:
@@ -201,14 +190,17 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            message, broadcasts = await off_thread(_send)(
-                self.conversation, self.user, client_id, body
+            # Stored, and broadcast to the others, before this returns.
+            message = await amessage_send(
+                conversation=self.conversation,
+                sender=self.user,
+                client_id=client_id,
+                body=body,
             )
         except MessagingError as error:
             await self.send_error(error.code, error.message, client_id)
             return
         self.answered.append(message["client_id"])
-        await send_collected(broadcasts)
         # The sender hears back even on a resend, which broadcasts nothing.
         await self.send_json({"type": "message", "message": message})
 

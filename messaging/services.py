@@ -6,8 +6,9 @@ from datetime import timedelta
 from functools import cache
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +22,8 @@ from messaging.models import (
     Report,
     asks_for_money,
 )
-from nobroker.counters import cached_count, forget_count
+from nobroker import async_db
+from nobroker.counters import aforget_count, cached_count, forget_count
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,17 @@ def broadcast_all(sends: list[tuple[str, dict]]) -> None:
 
 async def send_collected(sends: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None and len(sends) > 1:
+        # One trip to Redis for all of them (nobroker.channel_layers).
+        try:
+            await send_many(sends)
+        except Exception:
+            logger.exception(
+                "Could not broadcast %s",
+                ", ".join(f"{event.get('type')} to {group}" for group, event in sends),
+            )
+        return
     for group, event in sends:
         try:
             await layer.group_send(group, event)
@@ -160,14 +173,29 @@ def message_send(
 
     Returns `(message, created)`. Sending the same `client_id` again returns the
     stored message: a page that resends after a dropped connection never makes a
-    second copy.
+    second copy. A block between the two people refuses the message.
 
-    One transaction per message: insert, then the conversation's update, which
-    also checks for a block between the two (a block rolls the insert back).
-    The transaction is opened inside, not by a decorator, so that a resend (the
-    unique constraint failing) rolls back just this transaction; called within
-    a caller's transaction, it is a savepoint instead.
+    On PostgreSQL the message is stored in one statement (see
+    `_message_store_sql`); elsewhere in one transaction: the insert, then the
+    conversation's update, which is also the block check (a block rolls the
+    insert back). Called within a caller's transaction, it joins it.
     """
+    message = message_prepare(
+        conversation=conversation, sender=sender, client_id=client_id, body=body
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(*message_store_statement(message))
+            new_id, allowed = cursor.fetchone()
+    else:
+        new_id, allowed = _store_in_a_transaction(message)
+    return message_stored(message, new_id=new_id, allowed=allowed)
+
+
+def message_prepare(
+    *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
+) -> Message:
+    """The message to store, once the sender and the text pass every check."""
     try:
         client_id = uuid.UUID(str(client_id))
     except ValueError:
@@ -175,95 +203,255 @@ def message_send(
     if not conversation.has_participant(sender):
         raise MessagingError("not_member", _("You are not part of this conversation."))
     body = validate_body(body)
-    try:
-        # Insert first: a resend is rare, so it is found by the unique
-        # constraint instead of a lookup before every message.
-        with transaction.atomic():
-            message = Message.objects.create(
-                conversation=conversation,
-                sender=sender,
-                client_id=client_id,
-                body=body,
-                asks_for_money=asks_for_money(body),
-            )
-            _record_sent(conversation, sender, message)
-    except IntegrityError:
-        existing = Message.objects.filter(sender=sender, client_id=client_id).first()
-        if existing is None or existing.conversation_id != conversation.pk:
+    return Message(
+        conversation=conversation,
+        sender=sender,
+        client_id=client_id,
+        body=body,
+        asks_for_money=asks_for_money(body),
+        created_at=timezone.now(),
+    )
+
+
+def message_stored(
+    message: Message, *, new_id: int | None, allowed: bool
+) -> tuple[Message, bool]:
+    """
+    `(message, created)` after the store: the new message, to be broadcast
+    after commit; or, when nothing was inserted, the message this client id
+    already stored (a resend), or the reason for the refusal.
+    """
+    conversation = message.conversation
+    if new_id is None:
+        # Resends are rare, so they are looked up only now instead of before
+        # every insert.
+        existing = Message.objects.filter(
+            sender_id=message.sender_id, client_id=message.client_id
+        ).first()
+        if existing is not None and existing.conversation_id == conversation.pk:
+            return existing, False
+        if not allowed:
             raise MessagingError(
-                "bad_id", _("The message could not be sent.")
-            ) from None
-        return existing, False
+                "blocked", _("Messages between you two are blocked; nothing was sent.")
+            )
+        raise MessagingError("bad_id", _("The message could not be sent."))
+    _message_created(message, new_id)
+    transaction.on_commit(message_broadcasts(message).send)
     return message, True
+
+
+def _message_created(message: Message, new_id: int) -> None:
+    """The stored message gets its id; the caller's conversation, its new marks."""
+    message.pk = new_id
+    message._state.adding = False
+    message._state.db = DEFAULT_DB_ALIAS
+    conversation = message.conversation
+    read_field = _read_field(conversation, message.sender)
+    conversation.last_message_at = message.created_at
+    setattr(conversation, read_field, max(getattr(conversation, read_field), new_id))
+
+
+async def amessage_send(
+    *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
+) -> dict:
+    """
+    `message_send` for a websocket consumer, from its event loop; returns the
+    message as the pages see it (`Message.as_event`), new or resent.
+
+    On PostgreSQL the one statement runs from the loop itself (see
+    `nobroker.async_db`) and the broadcasts leave as soon as it returns, when
+    the message is committed. Elsewhere, and whenever that statement could not
+    run, `message_send` runs on a worker thread as any database call of a
+    consumer does, and its broadcasts are sent from the loop.
+    """
+    if async_db.enabled():
+        message = message_prepare(
+            conversation=conversation, sender=sender, client_id=client_id, body=body
+        )
+        try:
+            new_id, allowed = await async_db.fetchone(*message_store_statement(message))
+        except async_db.Unavailable:
+            pass
+        else:
+            if new_id is None:
+                # A resend or a refusal: rare, and looked up through Django.
+                existing, _created = await database_sync_to_async(
+                    message_stored, thread_sensitive=False
+                )(message, new_id=None, allowed=allowed)
+                return existing.as_event()
+            _message_created(message, new_id)
+            event = message.as_event()
+            await message_broadcasts(message, event).asend()
+            return event
+    event, sends = await database_sync_to_async(
+        _message_send_collecting, thread_sensitive=False
+    )(conversation=conversation, sender=sender, client_id=client_id, body=body)
+    await send_collected(sends)
+    return event
+
+
+def _message_send_collecting(**kwargs) -> tuple[dict, list]:
+    with collected_broadcasts() as sends:
+        message, _created = message_send(**kwargs)
+    return message.as_event(), sends
+
+
+class Broadcasts:
+    """
+    What a stored message sends once it is committed: the `(group, event)`
+    pairs, after forgetting the recipient's cached unread count.
+    """
+
+    def __init__(self, sends: list[tuple[str, dict]], *, forget_user_id: int):
+        self.sends = sends
+        self.forget_user_id = forget_user_id
+
+    def send(self) -> None:
+        forget_count("messages", self.forget_user_id)
+        broadcast_all(self.sends)
+
+    async def asend(self) -> None:
+        """`send` from an event loop."""
+        await aforget_count("messages", self.forget_user_id)
+        await send_collected(self.sends)
+
+
+def message_broadcasts(message: Message, event: dict | None = None) -> Broadcasts:
+    conversation = message.conversation
+    recipient_id = conversation.other_participant_id(message.sender)
+    # The recipient's badge goes up by one; pages get the exact count when
+    # they load and whenever their user reads something.
+    return Broadcasts(
+        [
+            (
+                conversation_group(conversation.pk),
+                {"type": "message.new", "message": event or message.as_event()},
+            ),
+            (user_group(recipient_id), {"type": "unread.changed", "added": 1}),
+        ],
+        forget_user_id=recipient_id,
+    )
+
+
+def _read_field(conversation: Conversation, user) -> str:
+    return (
+        "tenant_read_up_to" if user.pk == conversation.tenant_id else "owner_read_up_to"
+    )
+
+
+@cache
+def _message_store_sql(read_field: str) -> str:
+    """
+    One PostgreSQL statement for a new message: checks for a block in either
+    direction, inserts the message unless there is one or the sender already
+    sent this client id, and moves the conversation's last-message time and
+    the sender's read mark (never back). Returns the new id (NULL when nothing
+    was inserted) and whether no block was found. One statement is atomic on
+    its own: no transaction to open and commit, one trip to the database.
+    """
+    if read_field not in ("tenant_read_up_to", "owner_read_up_to"):
+        raise ValueError(read_field)
+    quote = connection.ops.quote_name
+    messages = quote(Message._meta.db_table)
+    conversations = quote(Conversation._meta.db_table)
+    blocks = quote(Block._meta.db_table)
+    read = quote(read_field)
+    # Only quoted names of this schema are interpolated; values are parameters.
+    return (
+        "WITH allowed AS (SELECT NOT EXISTS ("  # noqa: S608
+        f"SELECT 1 FROM {blocks} WHERE "
+        '("blocker_id" = %(tenant)s AND "blocked_id" = %(owner)s) OR '
+        '("blocker_id" = %(owner)s AND "blocked_id" = %(tenant)s)) AS ok), '
+        f"inserted AS (INSERT INTO {messages} "
+        '("conversation_id", "sender_id", "client_id", "body", "asks_for_money", '
+        '"created_at") '
+        "SELECT %(conversation)s, %(sender)s, %(client_id)s, %(body)s, %(money)s, "
+        "%(created_at)s FROM allowed WHERE ok "
+        'ON CONFLICT ("sender_id", "client_id") DO NOTHING RETURNING "id"), '
+        f"updated AS (UPDATE {conversations} "
+        'SET "last_message_at" = %(created_at)s, '
+        f'{read} = GREATEST({conversations}.{read}, inserted."id") '
+        f'FROM inserted WHERE {conversations}."id" = %(conversation)s) '
+        'SELECT (SELECT "id" FROM inserted), (SELECT ok FROM allowed)'
+    )
+
+
+def message_store_statement(message: Message) -> tuple[str, dict]:
+    """The PostgreSQL statement that stores `message`, and its parameters."""
+    conversation = message.conversation
+    return _message_store_sql(_read_field(conversation, message.sender)), {
+        "tenant": conversation.tenant_id,
+        "owner": conversation.owner_id,
+        "conversation": conversation.pk,
+        "sender": message.sender_id,
+        "client_id": message.client_id,
+        "body": message.body,
+        "money": message.asks_for_money,
+        "created_at": message.created_at,
+    }
+
+
+def _store_in_a_transaction(message: Message) -> tuple[int | None, bool]:
+    """
+    `(new id, allowed)` on databases without data-modifying `WITH`: the
+    insert, then the conversation's update, which is also the block check (no
+    row updated means a block, and the insert is rolled back).
+    """
+    conversation = message.conversation
+    new_id, allowed = None, True
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _record_sent_sql(_read_field(conversation, message.sender)),
+                    [
+                        message.created_at,
+                        message.pk,
+                        message.pk,
+                        conversation.pk,
+                        conversation.tenant_id,
+                        conversation.owner_id,
+                        conversation.owner_id,
+                        conversation.tenant_id,
+                    ],
+                )
+                if not cursor.rowcount:
+                    raise _Blocked
+            new_id = message.pk
+    except IntegrityError:
+        pass
+    except _Blocked:
+        allowed = False
+    return new_id, allowed
+
+
+class _Blocked(Exception):
+    """Rolls back the insert of a message between two people with a block."""
 
 
 @cache
 def _record_sent_sql(read_field: str) -> str:
     """
     The conversation's update after a new message, which is also the block
-    check: no row is updated when either person blocked the other. Written out
-    because it runs for every message, and building it with the ORM cost more
-    CPU than the database spends on it.
+    check: no row is updated when either person blocked the other. The
+    sender's read mark never moves back.
     """
     if read_field not in ("tenant_read_up_to", "owner_read_up_to"):
         raise ValueError(read_field)
     quote = connection.ops.quote_name
     conversations = quote(Conversation._meta.db_table)
     blocks = quote(Block._meta.db_table)
+    read = quote(read_field)
     # Only quoted names of this schema are interpolated; values are parameters.
     return (
         f"UPDATE {conversations} SET {quote('last_message_at')} = %s, "  # noqa: S608
-        f"{quote(read_field)} = %s WHERE {quote('id')} = %s AND NOT EXISTS ("
+        f"{read} = CASE WHEN {read} < %s THEN %s ELSE {read} END "
+        f"WHERE {quote('id')} = %s AND NOT EXISTS ("
         f"SELECT 1 FROM {blocks} WHERE "
         f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s) OR "
         f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s))"
     )
-
-
-def _record_sent(conversation: Conversation, sender, message: Message) -> None:
-    last_message_at = message.created_at
-    # The sender has, obviously, read everything up to their own message.
-    read_field = (
-        "tenant_read_up_to"
-        if sender.pk == conversation.tenant_id
-        else "owner_read_up_to"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _record_sent_sql(read_field),
-            [
-                last_message_at,
-                message.pk,
-                conversation.pk,
-                conversation.tenant_id,
-                conversation.owner_id,
-                conversation.owner_id,
-                conversation.tenant_id,
-            ],
-        )
-        updated = cursor.rowcount
-    if not updated:
-        raise MessagingError(
-            "blocked", _("Messages between you two are blocked; nothing was sent.")
-        )
-    conversation.last_message_at = last_message_at
-    setattr(conversation, read_field, message.pk)
-    recipient_id = conversation.other_participant_id(sender)
-    # The recipient's badge goes up by one; pages get the exact count when
-    # they load and whenever their user reads something.
-    sends = [
-        (
-            conversation_group(conversation.pk),
-            {"type": "message.new", "message": message.as_event()},
-        ),
-        (user_group(recipient_id), {"type": "unread.changed", "added": 1}),
-    ]
-
-    def push():
-        forget_count("messages", recipient_id)
-        broadcast_all(sends)
-
-    transaction.on_commit(push)
 
 
 @transaction.atomic

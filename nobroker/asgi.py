@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -20,3 +21,8 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything loaded so far (Django, the project, the libraries) lives as long
+# as the process: leave it out of the garbage collector's full passes, which
+# otherwise walk it again and again while every event waits.
+gc.freeze()

@@ -200,7 +200,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": env(
-                "CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"
+                "CHANNEL_LAYER_BACKEND",
+                "nobroker.channel_layers.RedisPubSubChannelLayer",
             ),
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "nbk"},
         }

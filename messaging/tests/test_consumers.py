@@ -13,12 +13,22 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from accounts.tests.factories import UserFactory
+from messaging import services
 from messaging.consumers import CLOSE_LOGGED_OUT
-from messaging.models import Message
+from messaging.models import Block, Message
 from messaging.tests.factories import ConversationFactory, MessageFactory
+from nobroker import async_db
 from nobroker.asgi import application
+from nobroker.counters import cached_count
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_event_loop_pools():
+    """Each test runs in its own event loop; its database pool ends with it."""
+    yield
+    await async_db.close_all()
 
 
 class Session:
@@ -281,3 +291,92 @@ async def test_garbage_from_the_page_is_answered_not_crashed(
     await tenant.send_json_to({"type": "message", "client_id": "x", "body": "Hi"})
     assert (await receive_type(tenant, "error"))["code"] == "bad_id"
     await tenant.disconnect()
+
+
+async def test_blocked_pair_hears_why_on_the_socket_and_nothing_is_stored(
+    conversation, tenant_session
+):
+    await database_sync_to_async(Block.objects.create)(
+        blocker=conversation.owner, blocked=conversation.tenant
+    )
+    tenant = socket(path_of(conversation), tenant_session)
+    assert (await tenant.connect())[0]
+    await tenant.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "body": "Hello?"}
+    )
+    assert (await receive_type(tenant, "error"))["code"] == "blocked"
+    assert not await database_sync_to_async(Message.objects.exists)()
+    await tenant.disconnect()
+
+
+async def test_new_message_forgets_the_recipients_cached_unread_count(
+    conversation, tenant_session, owner_session
+):
+    def badge_count():
+        return cached_count("messages", conversation.owner_id, lambda: 0)
+
+    assert await database_sync_to_async(badge_count)() == 0  # cached: 0
+    tenant = socket(path_of(conversation), tenant_session)
+    owner = socket(path_of(conversation), owner_session)
+    assert (await tenant.connect())[0]
+    assert (await owner.connect())[0]
+    await tenant.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "body": "Hi"}
+    )
+    await receive_type(owner, "message")
+    # The next page load counts again instead of showing the cached 0.
+    recount = await database_sync_to_async(cached_count)(
+        "messages", conversation.owner_id, lambda: -1
+    )
+    assert recount == -1
+    await tenant.disconnect()
+    await owner.disconnect()
+
+
+async def test_on_postgresql_a_message_is_stored_without_a_worker_thread(
+    conversation, tenant_session, owner_session, monkeypatch
+):
+    if not async_db.enabled():
+        pytest.skip("The event loop's own statement needs PostgreSQL.")
+
+    def no_thread(**kwargs):
+        raise AssertionError("message_send ran on a worker thread")
+
+    monkeypatch.setattr(services, "_message_send_collecting", no_thread)
+    tenant = socket(path_of(conversation), tenant_session)
+    owner = socket(path_of(conversation), owner_session)
+    assert (await tenant.connect())[0]
+    assert (await owner.connect())[0]
+    await tenant.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "body": "Namaste"}
+    )
+    received = await receive_type(owner, "message")
+    assert received["message"]["body"] == "Namaste"
+    echo = await receive_type(tenant, "message")
+    assert echo["message"]["id"] == received["message"]["id"]
+    assert await receive_type(owner, "unread") == {"type": "unread", "added": 1}
+    await tenant.disconnect()
+    await owner.disconnect()
+
+
+async def test_message_still_goes_through_when_the_event_loop_pool_fails(
+    conversation, tenant_session, owner_session, monkeypatch
+):
+    async def unavailable(sql, params, **kwargs):
+        raise async_db.Unavailable
+
+    monkeypatch.setattr(async_db, "enabled", lambda alias="default": True)
+    monkeypatch.setattr(async_db, "fetchone", unavailable)
+    tenant = socket(path_of(conversation), tenant_session)
+    owner = socket(path_of(conversation), owner_session)
+    assert (await tenant.connect())[0]
+    assert (await owner.connect())[0]
+    client_id = str(uuid.uuid4())
+    await tenant.send_json_to({"type": "message", "client_id": client_id, "body": "Hi"})
+    received = await receive_type(owner, "message")
+    assert received["message"]["client_id"] == client_id
+    assert await receive_type(owner, "unread") == {"type": "unread", "added": 1}
+    assert (await receive_type(tenant, "message"))["message"]["client_id"] == client_id
+    assert await database_sync_to_async(Message.objects.count)() == 1
+    await tenant.disconnect()
+    await owner.disconnect()

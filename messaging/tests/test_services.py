@@ -89,7 +89,7 @@ def test_message_is_stored_and_broadcast_only_after_commit(
     assert pushed[1][1] == {"type": "unread.changed", "added": 1}
 
 
-def test_sending_a_message_is_one_insert_and_one_update():
+def test_sending_a_message_is_one_statement_on_postgresql_and_two_elsewhere():
     conversation = ConversationFactory()
     with CaptureQueriesContext(connection) as queries:
         send(conversation, conversation.tenant)
@@ -99,8 +99,12 @@ def test_sending_a_message_is_one_insert_and_one_update():
         # Inside the test's transaction the service's own is a savepoint.
         if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
     ]
-    # The block check rides on the conversation's update: no query of its own.
-    assert statements == ["INSERT", "UPDATE"]
+    # The block check rides on the statement that stores the message: no
+    # query of its own, and no lookup for a resend before the insert.
+    if connection.vendor == "postgresql":
+        assert statements == ["WITH"]
+    else:
+        assert statements == ["INSERT", "UPDATE"]
 
 
 def test_reading_pushes_the_exact_unread_count_to_the_readers_pages(
@@ -183,6 +187,31 @@ def test_blocked_pair_cannot_message_in_either_direction():
     assert Message.objects.count() == 1
 
 
+def test_resend_after_a_block_returns_the_stored_message_and_stores_nothing():
+    conversation = ConversationFactory()
+    client_id = uuid.uuid4()
+    first, _ = send(conversation, conversation.tenant, client_id=client_id)
+    services.user_block(blocker=conversation.owner, blocked=conversation.tenant)
+    again, created = send(conversation, conversation.tenant, client_id=client_id)
+    assert not created
+    assert again.pk == first.pk
+    with pytest.raises(MessagingError) as error:
+        send(conversation, conversation.tenant)
+    assert error.value.code == "blocked"
+    assert Message.objects.count() == 1
+
+
+def test_client_id_used_in_another_conversation_is_refused():
+    conversation = ConversationFactory()
+    elsewhere = ConversationFactory(tenant=conversation.tenant)
+    client_id = uuid.uuid4()
+    send(elsewhere, conversation.tenant, client_id=client_id)
+    with pytest.raises(MessagingError) as error:
+        send(conversation, conversation.tenant, client_id=client_id)
+    assert error.value.code == "bad_id"
+    assert Message.objects.count() == 1
+
+
 def test_blocked_tenant_cannot_start_a_new_conversation_with_that_owner(tenant):
     listing = ListingFactory()
     Block.objects.create(blocker=listing.owner, blocked=tenant)
@@ -197,6 +226,32 @@ def test_sending_marks_the_senders_own_side_read():
     assert conversation.owner_read_up_to == message.pk
     assert conversation.tenant_read_up_to == 0
     assert conversation.last_message_at == message.created_at
+
+
+def test_sending_never_moves_the_senders_read_mark_back():
+    conversation = ConversationFactory()
+    # As if a newer message's update had already been applied.
+    Conversation.objects.filter(pk=conversation.pk).update(owner_read_up_to=10**9)
+    conversation.refresh_from_db()
+    message, _ = send(conversation, conversation.owner)
+    assert conversation.owner_read_up_to == 10**9
+    conversation.refresh_from_db()
+    assert conversation.owner_read_up_to == 10**9
+    assert conversation.last_message_at == message.created_at
+
+
+def test_stored_message_is_a_saved_row():
+    conversation = ConversationFactory()
+    message, _ = send(conversation, conversation.tenant, body="  Namaste  ")
+    assert not message._state.adding
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.body, stored.sender_id, stored.client_id) == (
+        "Namaste",
+        conversation.tenant_id,
+        message.client_id,
+    )
+    assert stored.created_at == message.created_at
+    assert message.as_event() == stored.as_event()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,29 @@
+"""
+The Redis pub/sub channel layer, with several group sends in one trip.
+
+A chat message makes two group events (to the conversation, and to the
+recipient's badge); channels_redis publishes each one under its own lock,
+with its own command and round trip to Redis. `group_send_many` publishes
+them in one pipeline per Redis shard, in order. It relies on internals of
+channels-redis 4.3 (pinned in requirements.txt); the tests run it on Redis.
+"""
+
+from channels_redis.pubsub import RedisPubSubChannelLayer as PubSubLayer
+
+
+class RedisPubSubChannelLayer(PubSubLayer):
+    async def group_send_many(self, sends: list[tuple[str, dict]]) -> None:
+        """Sends each `(group, message)` as `group_send` would, in one trip."""
+        layer = self._get_layer()
+        batches: dict = {}
+        for group, message in sends:
+            channel = layer._get_group_channel_name(group)
+            shard = layer._get_shard(channel)
+            batches.setdefault(shard, []).append((channel, self.serialize(message)))
+        for shard, publishes in batches.items():
+            async with shard._lock:
+                shard._ensure_redis()
+                pipe = shard._redis.pipeline(transaction=False)
+                for channel, data in publishes:
+                    pipe.publish(channel, data)
+                await pipe.execute()
