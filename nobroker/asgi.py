@@ -4,6 +4,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nobroker.settings")
+# A page's SQL statement stops after 15 s (see settings.py).
+os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "15000")
 # Django must be set up before the routing imports consumers and models.
 django_asgi_app = get_asgi_application()
 

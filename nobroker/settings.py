@@ -155,6 +155,15 @@ if DATABASE_URL:
             },
             "connect_timeout": 5,
         }
+        # Web processes (asgi.py and wsgi.py set 15 s) give up on a statement
+        # after this many milliseconds, so one runaway query cannot hold a
+        # connection and a core for minutes; unset (commands, migrations,
+        # workers) means no limit.
+        statement_timeout = int(env("DATABASE_STATEMENT_TIMEOUT", "0"))
+        if statement_timeout > 0:
+            DATABASES["default"]["OPTIONS"]["options"] = (
+                f"-c statement_timeout={statement_timeout}"
+            )
 else:
     DATABASES = {
         "default": {

@@ -110,3 +110,23 @@ def test_any_other_error_gets_the_plain_error_page(client, monkeypatch):
     assert response.status_code == 500
     html = response.content.decode()
     assert "Something went wrong on our side" in html and "a bug" not in html
+
+
+@pytest.mark.django_db
+def test_a_statement_past_the_timeout_is_cancelled_and_the_page_says_so(
+    client, monkeypatch
+):
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's")
+
+    def slow(search):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 50")
+            cursor.execute("SELECT pg_sleep(2)")
+
+    monkeypatch.setattr("listings.views.run_search", slow)
+    client.raise_request_exception = False
+    response = client.get(reverse("listings:search"))
+    assert response.status_code == 503

@@ -10,15 +10,23 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return run_python("manage.py", *args, **env)
+
+
+def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`python ARGS` (a script, or `-c CODE` when the first is code) in a clean
+    environment plus `env`."""
     clean_env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "AWS_", "SENTRY_", "EMAIL_"))
+        if not key.startswith(("DJANGO_", "AWS_", "SENTRY_", "EMAIL_", "DATABASE_"))
         and key not in {"LOCAL_HTTP", "PYTEST_CURRENT_TEST"}
     }
     clean_env.update(env)
+    if not args[0].endswith(".py"):
+        args = ("-c", *args)
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=BASE_DIR,
         env=clean_env,
         capture_output=True,
@@ -62,3 +70,24 @@ def test_debug_off_by_default_and_hosts_never_allow_all():
     assert (
         result.stdout.strip() == "False [] django.contrib.sessions.backends.cached_db"
     )
+
+
+def test_web_processes_cap_each_sql_statement_and_commands_do_not():
+    env = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
+        # Never connected to: the settings are only read.
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+    }
+    show = (
+        "from django.db import connection; "
+        "print(connection.settings_dict['OPTIONS'].get('options'))"
+    )
+    command = run_manage("shell", "--no-imports", "-c", show, **env)
+    assert command.stdout.strip() == "None", command.stderr
+    for module in ("nobroker.asgi", "nobroker.wsgi"):
+        web = run_python(f"import {module}; {show}", **env)
+        assert web.stdout.strip() == "-c statement_timeout=15000", web.stderr
+    lower = run_python(
+        f"import nobroker.asgi; {show}", DATABASE_STATEMENT_TIMEOUT="2500", **env
+    )
+    assert lower.stdout.strip() == "-c statement_timeout=2500", lower.stderr
