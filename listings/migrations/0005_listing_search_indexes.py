@@ -6,28 +6,9 @@ locked for writes (which needs a migration outside a transaction). Other
 databases get plain indexes; the full-text GIN index exists only on PostgreSQL.
 """
 
-from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
-
-class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_forwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        return migrations.AddIndex.database_forwards(
-            self, app_label, schema_editor, from_state, to_state
-        )
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_backwards(
-                app_label, schema_editor, from_state, to_state
-            )
-        return migrations.AddIndex.database_backwards(
-            self, app_label, schema_editor, from_state, to_state
-        )
+from listings.migrations._operations import AddIndexConcurrentlyOnPostgres
 
 
 # Not partial on purpose: PostgreSQL keeps statistics for an expression index

@@ -45,7 +45,10 @@ class RemoveIndexConcurrentlyOnPostgres(_OnPostgres, RemoveIndexConcurrently):
 
 class AnalyzeListingsOnPostgres(migrations.operations.base.Operation):
     """ANALYZE the listings table on PostgreSQL, so the planner knows the new
-    indexes' statistics at once."""
+    indexes' statistics at once. Statistics for an expression index (the
+    full-text one of 0005) are only gathered by an ANALYZE run after the index
+    exists; without them the planner cannot tell a rare word from a common
+    one."""
 
     reduces_to_sql = False
     reversible = True

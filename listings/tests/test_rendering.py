@@ -127,7 +127,7 @@ def test_a_card_shows_the_facts_tenants_ask_first():
     assert "Verified owner" in html and "Negotiable" not in html
 
 
-def test_a_card_shows_the_cover_photo_in_every_size(settings):
+def test_a_card_shows_the_cover_photo_in_every_size():
     listing = ListingFactory(title='Flat "with" quotes')
     services.photo_add(listing=listing, data=photo_bytes(), name="front.jpg")
     listing = Listing.objects.for_result_cards().get(pk=listing.pk)
