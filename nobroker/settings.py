@@ -189,12 +189,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # https://github.com/jazzband/django-redis#memcached-exceptions-behavior
 # ---------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
+# Keys and pub/sub channels of one site (or one test run) sharing a Redis server.
+REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", "nbk")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "nbk",
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
@@ -212,7 +214,7 @@ if REDIS_URL:
                 "CHANNEL_LAYER_BACKEND",
                 "nobroker.channel_layers.RedisPubSubChannelLayer",
             ),
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "nbk"},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_KEY_PREFIX},
         }
     }
 else:
