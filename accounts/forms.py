@@ -74,7 +74,7 @@ class LoginForm(AuthenticationForm):
 class ProfileForm(PhoneCleanMixin, forms.ModelForm):
     class Meta:
         model = User
-        fields = ("full_name", "email", "phone", "role")
+        fields = ("full_name", "email", "phone", "role", "language", "calendar_bs_only")
         widgets = {"role": forms.RadioSelect}
         labels = {"role": _("I am")}
 

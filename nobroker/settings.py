@@ -101,6 +101,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a logged-in person's saved language (nobroker/i18n.py).
+    "nobroker.i18n.UserLanguageMiddleware",
+    "nobroker.i18n.NepaliInputMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -129,6 +132,8 @@ TEMPLATES = [
                 "nobroker.context_processors.site",
                 "messaging.context_processors.unread_messages",
             ],
+            # BS dates and Nepali digits in every template (nobroker/i18n.py).
+            "builtins": ["nobroker.template_filters"],
         },
     },
 ]
@@ -297,8 +302,12 @@ if not IS_POSTGRES:
 # Internationalisation
 # ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# No language prefix in URLs: a shared link opens the same page in the reader's
+# language, chosen with the switch in the header and footer (nobroker/i18n.py).
 LANGUAGES = [("en", _("English")), ("ne", _("Nepali"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from nobroker import views
+from nobroker import i18n, views
 
 admin.site.site_header = "No Broker Kathmandu staff"
 admin.site.site_title = "No Broker Kathmandu staff"
@@ -17,6 +17,7 @@ urlpatterns = [
     path("visits/", include("visits.urls")),
     path("messages/", include("messaging.urls")),
     path("admin/", admin.site.urls),
+    path("language/", i18n.language_set, name="set_language"),
 ]
 
 if settings.SERVE_MEDIA:
