@@ -157,6 +157,7 @@ class Notification(models.Model):
         VISIT_CANCELLATION = "visit_cancellation", _("Visit cancelled")
         VISIT_REMINDER = "visit_reminder", _("Visit reminder")
         VISIT_FEEDBACK = "visit_feedback", _("How was the visit?")
+        SAVED_SEARCH = "saved_search", _("New places for a saved search")
 
     user = models.ForeignKey(
         "accounts.User",

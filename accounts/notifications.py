@@ -13,13 +13,16 @@ def notification_send(
     url: str = "",
     email_template: str = "accounts/emails/notification",
     email_context: dict | None = None,
+    email: bool = True,
 ) -> Notification:
     """
-    Adds a line to the user's notification list and emails them the same news
-    once the surrounding transaction commits.
+    Adds a line to the user's notification list and (unless `email` is False)
+    emails them the same news once the surrounding transaction commits.
     """
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=url)
     forget_count_on_commit("notifications", user.pk)
+    if not email:
+        return notification
     send_templated_email(
         to=user.email,
         template=email_template,

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "visits",
     "messaging",
     "ads",
+    "searches",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("rent/", include("listings.urls")),
     path("visits/", include("visits.urls")),
     path("messages/", include("messaging.urls")),
+    path("searches/", include("searches.urls")),
     path("admin/", admin.site.urls),
     path("language/", i18n.language_set, name="set_language"),
 ]
