@@ -31,6 +31,14 @@ def notification_send(
     return notification
 
 
+def notifications_add(*, notifications: list[Notification]) -> None:
+    """Adds many lines to notification lists in one insert (no email): for a
+    task that notifies thousands of people at once; it emails them itself."""
+    Notification.objects.bulk_create(notifications, batch_size=1000)
+    for user_id in {n.user_id for n in notifications}:
+        forget_count_on_commit("notifications", user_id)
+
+
 def notifications_mark_read(*, user: User) -> int:
     """Marks every unread notification of the user as read; returns how many."""
     marked = Notification.objects.for_user(user).unread().update(read_at=timezone.now())

@@ -66,6 +66,9 @@ class SavedSearch(models.Model):
     )
     name = models.CharField(_("name"), max_length=80)
     query = models.CharField(_("search"), max_length=1000, blank=True)
+    # The query's filters as the search page reads them (searches.matching),
+    # parsed once when saved so an alert run parses nothing.
+    criteria = models.JSONField(_("filters"), default=dict, editable=False)
     frequency = models.CharField(
         _("alerts"), max_length=10, choices=Frequency, default=Frequency.DAILY
     )
