@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "storages",
     "axes",
     "django_tasks_db",
+    "nobroker",
     "accounts",
     "listings",
     "visits",
@@ -292,6 +293,18 @@ if not IS_POSTGRES:
     # The search indexes carry extra columns on PostgreSQL (INCLUDE); other
     # databases build them without, which is all this warning says.
     SILENCED_SYSTEM_CHECKS.append("models.W040")
+
+# ---------------------------------------------------------------------------
+# Counting (views, impressions): nobroker/counting.py
+# ---------------------------------------------------------------------------
+# Trusted reverse proxies in front of the site: the client address is taken
+# this many entries from the right of X-Forwarded-For.
+PROXY_COUNT = int(env("PROXY_COUNT", "0"))
+# Without Redis, each web process flushes its own counts this often (seconds);
+# 0 turns that off (tests flush by hand).
+COUNTING_LOCAL_FLUSH_SECONDS = float(
+    env("COUNTING_LOCAL_FLUSH_SECONDS", "0" if TESTING else "30")
+)
 
 # ---------------------------------------------------------------------------
 # Internationalisation
