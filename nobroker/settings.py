@@ -293,9 +293,6 @@ if not IS_POSTGRES:
 # ---------------------------------------------------------------------------
 # Counting (views, impressions): nobroker/counting.py
 # ---------------------------------------------------------------------------
-# Trusted reverse proxies in front of the site: the client address is taken
-# this many entries from the right of X-Forwarded-For.
-PROXY_COUNT = int(env("PROXY_COUNT", "0"))
 # Without Redis, each web process flushes its own counts this often (seconds);
 # 0 turns that off (tests flush by hand).
 COUNTING_LOCAL_FLUSH_SECONDS = float(
