@@ -8,17 +8,56 @@ from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User, nepali_phone_validator, normalize_nepali_phone
+from accounts.models import (
+    User,
+    format_nepali_phone,
+    nepali_phone_validator,
+    normalize_nepali_phone,
+)
 from accounts.tasks import send_email
 
 
-class PhoneCleanMixin:
-    def clean_phone(self):
-        phone = normalize_nepali_phone(self.cleaned_data.get("phone", ""))
-        if phone:
-            nepali_phone_validator(phone)
-        return phone
+class NepaliMobileField(forms.CharField):
+    """
+    A mobile number as people type it, cleaned to the stored form
+    (+9779841234567). The field is longer than what is stored, so spaces,
+    dashes and a +977 or 00977 prefix fit while typing.
+    """
 
+    default_validators = [nepali_phone_validator]
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={
+                    "type": "tel",
+                    "autocomplete": "tel",
+                    "inputmode": "tel",
+                    "placeholder": "+977 98XXXXXXXX",
+                }
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return normalize_nepali_phone(super().to_python(value))
+
+    def prepare_value(self, value):
+        return format_nepali_phone(value) if isinstance(value, str) else value
+
+
+def mobile_field() -> NepaliMobileField:
+    phone = User._meta.get_field("phone")
+    return NepaliMobileField(
+        label=phone.verbose_name.capitalize(),
+        help_text=phone.help_text,
+        required=not phone.blank,
+    )
+
+
+class EmailCleanMixin:
     def clean_email(self):
         email = self.cleaned_data["email"].strip().lower()
         taken = User.objects.filter(email__iexact=email)
@@ -33,7 +72,8 @@ class PhoneCleanMixin:
         return email
 
 
-class SignUpForm(PhoneCleanMixin, BaseUserCreationForm):
+class SignUpForm(EmailCleanMixin, BaseUserCreationForm):
+    phone = mobile_field()
     role = forms.ChoiceField(
         label=_("I am"),
         choices=User.Role.choices,
@@ -47,13 +87,6 @@ class SignUpForm(PhoneCleanMixin, BaseUserCreationForm):
         widgets = {
             "full_name": forms.TextInput(attrs={"autocomplete": "name"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
-            "phone": forms.TextInput(
-                attrs={
-                    "autocomplete": "tel",
-                    "placeholder": "+977 98XXXXXXXX",
-                    "inputmode": "tel",
-                }
-            ),
         }
 
 
@@ -71,7 +104,9 @@ class LoginForm(AuthenticationForm):
     }
 
 
-class ProfileForm(PhoneCleanMixin, forms.ModelForm):
+class ProfileForm(EmailCleanMixin, forms.ModelForm):
+    phone = mobile_field()
+
     class Meta:
         model = User
         fields = ("full_name", "email", "phone", "role")
