@@ -13,6 +13,7 @@ from accounts import services
 from accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignUpForm
 from accounts.models import Notification, User
 from accounts.notifications import notifications_mark_read
+from nobroker.redirects import safe_next_url
 
 
 @ratelimit(key="ip", rate="10/h", method="POST", block=True)
@@ -68,10 +69,25 @@ def resend_verification(request):
     return redirect("accounts:profile")
 
 
-class LoginView(auth_views.LoginView):
+class SafeNextMixin:
+    """The `next` of the login and logout views, checked by the project's one
+    helper for redirects taken from the request."""
+
+    def get_redirect_url(self):
+        name = self.redirect_field_name
+        return safe_next_url(
+            self.request, self.request.POST.get(name, self.request.GET.get(name))
+        )
+
+
+class LoginView(SafeNextMixin, auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+
+class LogoutView(SafeNextMixin, auth_views.LogoutView):
+    pass
 
 
 @login_required
