@@ -1,7 +1,9 @@
 from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth.forms import (
     AuthenticationForm,
     BaseUserCreationForm,
+    PasswordChangeForm,
     PasswordResetForm,
 )
 from django.core.exceptions import ValidationError
@@ -114,6 +116,17 @@ class ProfileForm(EmailCleanMixin, forms.ModelForm):
         labels = {"role": _("I am")}
 
 
+def password_is_right(request, user: User, password: str) -> bool:
+    """
+    Checks the password of a signed-in person the way logging in does: through
+    the authentication backends, so a wrong one counts towards the account's
+    lockout (accounts/lockout.py) and a locked account is refused even with the
+    right one. Whoever holds a session cannot guess the password indefinitely.
+    """
+    found = authenticate(request, username=user.get_username(), password=password)
+    return found is not None and found.pk == user.pk
+
+
 class DeleteAccountForm(forms.Form):
     password = forms.CharField(
         label=_("Your password"),
@@ -121,15 +134,32 @@ class DeleteAccountForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
-    def __init__(self, *args, user: User, **kwargs):
+    def __init__(self, *args, user: User, request, **kwargs):
         self.user = user
+        self.request = request
         super().__init__(*args, **kwargs)
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        if not password_is_right(self.request, self.user, password):
             raise ValidationError(_("That password is not right."))
         return password
+
+
+class CountedPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, its current password checked as a login is."""
+
+    def __init__(self, user, *args, request, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        if not password_is_right(self.request, self.user, old_password):
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

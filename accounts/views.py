@@ -10,7 +10,13 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from accounts import services
-from accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignUpForm
+from accounts.forms import (
+    CountedPasswordChangeForm,
+    DeleteAccountForm,
+    LoginForm,
+    ProfileForm,
+    SignUpForm,
+)
 from accounts.models import Notification, User
 from accounts.notifications import notifications_mark_read
 from nobroker.redirects import safe_next_url
@@ -110,7 +116,7 @@ def profile(request):
 
 @login_required
 def delete_account(request):
-    form = DeleteAccountForm(request.POST or None, user=request.user)
+    form = DeleteAccountForm(request.POST or None, user=request.user, request=request)
     if request.method == "POST" and form.is_valid():
         user = request.user
         logout(request)
@@ -123,8 +129,12 @@ def delete_account(request):
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = CountedPasswordChangeForm
     template_name = "accounts/password_change_form.html"
     success_url = reverse_lazy("accounts:profile")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         messages.success(self.request, _("Your password is changed."))

@@ -40,3 +40,55 @@ def test_mobile_number_typed_the_usual_ways_is_kept_at_phone_size(page, live_ser
     assert User.objects.get(email="sabina@example.np").phone == "+9779801234567"
     # The field fits the phone's width: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def _try_password(page, live_server, email, password):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def test_a_guesser_is_locked_out_but_a_neighbour_on_the_same_address_logs_in(
+    page, browser, live_server, tenant, settings
+):
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        _try_password(page, live_server, tenant.email, f"guess-{n}")
+    _try_password(page, live_server, tenant.email, PASSWORD)
+    expect(
+        page.get_by_role("heading", name=re.compile("Too many tries"))
+    ).to_be_visible()
+
+    # Someone else behind the same address (127.0.0.1), in their own browser.
+    neighbour = User.objects.create_user(
+        email="neighbour@example.np", full_name="Hari Neupane", password=PASSWORD
+    )
+    other = browser.new_context(viewport={"width": 390, "height": 844})
+    other_page = other.new_page()
+    _try_password(other_page, live_server, neighbour.email, PASSWORD)
+    expect(other_page.get_by_text("Too many tries")).to_have_count(0)
+    other_page.goto(f"{live_server.url}/accounts/profile/")
+    expect(other_page.get_by_label("Full name")).to_have_value("Hari Neupane")
+    other.close()
+
+
+def test_guessing_the_password_on_delete_account_shows_the_lockout_page(
+    page, live_server, login_as, tenant, settings
+):
+    login_as(page, tenant)
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        page.goto(f"{live_server.url}/accounts/delete/")
+        page.get_by_label("Your password").fill(f"guess-{n}")
+        page.get_by_role("button", name=re.compile("Delete")).click()
+        page.wait_for_load_state()
+    expect(
+        page.get_by_role("heading", name=re.compile("Too many tries"))
+    ).to_be_visible()
+    page.goto(f"{live_server.url}/accounts/delete/")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("Delete")).click()
+    expect(
+        page.get_by_role("heading", name=re.compile("Too many tries"))
+    ).to_be_visible()
+    assert User.objects.filter(pk=tenant.pk).exists()
