@@ -6,8 +6,8 @@ from django.contrib.auth.forms import (
     PasswordChangeForm,
     PasswordResetForm,
 )
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
-from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import (
@@ -16,7 +16,7 @@ from accounts.models import (
     nepali_phone_validator,
     normalize_nepali_phone,
 )
-from accounts.tasks import send_email
+from accounts.tasks import send_password_reset
 
 
 class NepaliMobileField(forms.CharField):
@@ -69,7 +69,8 @@ class EmailCleanMixin:
             raise ValidationError(
                 _(
                     "An account with this email already exists. Log in or reset your password."
-                )
+                ),
+                code="taken",
             )
         return email
 
@@ -90,6 +91,14 @@ class SignUpForm(EmailCleanMixin, BaseUserCreationForm):
             "full_name": forms.TextInput(attrs={"autocomplete": "name"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
         }
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.has_error("email", code="taken"):
+            # Hashes the password a new account would store, so an address that
+            # has an account answers as slowly as one that gets a new account.
+            make_password(cleaned_data.get("password1") or "")
+        return cleaned_data
 
 
 class LoginForm(AuthenticationForm):
@@ -163,17 +172,7 @@ class CountedPasswordChangeForm(PasswordChangeForm):
 
 
 class QueuedPasswordResetForm(PasswordResetForm):
-    """Django's reset form, sending its email through the task queue."""
+    """Django's reset form; the lookup and the email happen in a task."""
 
-    def send_mail(
-        self,
-        subject_template_name,
-        email_template_name,
-        context,
-        from_email,
-        to_email,
-        html_email_template_name=None,
-    ):
-        subject = "".join(render_to_string(subject_template_name, context).splitlines())
-        body = render_to_string(email_template_name, context)
-        send_email.enqueue(to=[to_email], subject=subject, body=body)
+    def save(self, **kwargs):
+        send_password_reset.enqueue(email=self.cleaned_data["email"])

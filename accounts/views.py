@@ -57,6 +57,10 @@ def verify_email(request, uidb64, token):
         return redirect(
             "accounts:profile" if request.user.is_authenticated else "accounts:login"
         )
+    if user is not None and user == request.user and user.email_verified:
+        # The account's own holder opening a used link: nothing to hide from them.
+        messages.info(request, _("Your email is already verified."))
+        return redirect("accounts:profile")
     return render(request, "accounts/verify_email_invalid.html", status=400)
 
 

@@ -3,6 +3,8 @@
 import re
 
 import pytest
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
 from accounts.models import User
@@ -92,3 +94,35 @@ def test_guessing_the_password_on_delete_account_shows_the_lockout_page(
         page.get_by_role("heading", name=re.compile("Too many tries"))
     ).to_be_visible()
     assert User.objects.filter(pk=tenant.pk).exists()
+
+
+def test_a_made_up_verification_link_says_nothing_about_the_account(
+    page, live_server, tenant
+):
+    assert tenant.email_verified
+    uidb64 = urlsafe_base64_encode(force_bytes(tenant.pk))
+    page.goto(f"{live_server.url}/accounts/verify/{uidb64}/made-up-123/")
+    expect(
+        page.get_by_role("heading", name="That link doesn't work any more")
+    ).to_be_visible()
+    expect(page.get_by_text("Your email is verified")).to_have_count(0)
+
+
+def test_a_reset_email_links_to_the_site_url_and_works(
+    page, live_server, tenant, mailbox, settings
+):
+    settings.SITE_URL = live_server.url
+    page.goto(f"{live_server.url}/accounts/password/reset/")
+    page.get_by_label("Email").fill(tenant.email)
+    page.get_by_role("button", name=re.compile("link", re.I)).click()
+    page.wait_for_load_state()
+    assert len(mailbox) == 1
+    link = re.search(r"https?://\S+", mailbox[0].body).group(0)
+    assert link.startswith(f"{live_server.url}/accounts/password/reset/")
+    page.goto(link)
+    page.get_by_label(re.compile(r"^New password\W*$")).fill("Another-pass-77")
+    page.get_by_label("New password confirmation").fill("Another-pass-77")
+    page.get_by_role("button", name=re.compile("password", re.I)).click()
+    page.wait_for_load_state()
+    tenant.refresh_from_db()
+    assert tenant.check_password("Another-pass-77")
