@@ -20,6 +20,7 @@ from listings.search import (
     nearby_locality_ids,
     run_search,
 )
+from nobroker.redirects import redirect_next
 
 SIMILAR_COUNT = 4
 
@@ -306,10 +307,7 @@ def shortlist_toggle(request, pk):
         request,
         _("Added to your shortlist.") if added else _("Removed from your shortlist."),
     )
-    next_url = request.POST.get("next", "")
-    if next_url.startswith("/") and not next_url.startswith("//"):
-        return redirect(next_url)
-    return redirect(listing)
+    return redirect_next(request, request.POST.get("next"), fallback=listing)
 
 
 @login_required
