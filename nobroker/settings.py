@@ -288,7 +288,8 @@ AXES_RESET_ON_SUCCESS = True
 # Proxies in front of the site (nginx: 1) whose X-Forwarded-For entry is trusted;
 # the client address is the entry the outermost one added (nobroker/ratelimits.py).
 PROXY_COUNT = int(env("PROXY_COUNT", "0"))
-AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
+# Lockouts see the same client address as rate limits and counting.
+AXES_CLIENT_IP_CALLABLE = "nobroker.ratelimits.request_address"
 AXES_VERBOSE = False
 
 SILENCED_SYSTEM_CHECKS = []
