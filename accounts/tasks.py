@@ -17,3 +17,15 @@ def send_emails(*, messages: list[dict]) -> int:
         return connection.send_messages(
             [EmailMessage(m["subject"], m["body"], None, m["to"]) for m in messages]
         )
+
+
+@task()
+def send_password_reset(*, email: str) -> int:
+    """
+    Looks the address up and emails the reset link. Queued for every address
+    asked about, so the reset page does the same work whether an account has
+    it or not, and answers in the same time.
+    """
+    from accounts.services import user_send_password_reset
+
+    return user_send_password_reset(email=email)
