@@ -328,6 +328,14 @@ USE_I18N = True
 USE_TZ = True
 
 # ---------------------------------------------------------------------------
+# Maps: Leaflet is served from static/vendor/leaflet; only the tiles come from
+# elsewhere, from this URL template (empty: no map, the text location only).
+# https://leafletjs.com/reference.html#tilelayer
+# ---------------------------------------------------------------------------
+MAP_TILE_URL = env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+
+# ---------------------------------------------------------------------------
 # Static files and media
 # https://whitenoise.readthedocs.io/ and https://django-storages.readthedocs.io/
 # ---------------------------------------------------------------------------

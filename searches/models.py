@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 UNSUBSCRIBE_SALT = "searches.unsubscribe"
 # Parameters of the search page that are not part of what is searched.
-NOT_SEARCHED = {"page", "csrfmiddlewaretoken", "name", "frequency", "view", "bbox"}
+NOT_SEARCHED = {"page", "csrfmiddlewaretoken", "name", "frequency", "view"}
 
 
 def clean_query(query: str) -> str:
