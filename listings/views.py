@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from listings import cache as listing_cache
-from listings import services
+from listings import services, stats
 from listings.forms import ListingForm, PhotoUploadForm, ReportForm
 from listings.models import Listing, ListingPhoto, Shortlist
 from listings.photos import MAX_PHOTOS
@@ -39,6 +39,7 @@ def search(request):
     query = build_search(request.GET)
     result = run_search(query)
     listings = result["listings"]
+    stats.count_search_appearances(request, listings)
     localities = query.localities or locality_data()
     selected_ids = set(query.locality_ids)
     return render(
@@ -93,7 +94,7 @@ def listing_detail(request, pk, slug=None):
     listing = bundle["listing"]
     if slug != listing.slug:
         return redirect(listing, permanent=True)
-    services.listing_record_view(listing=listing, viewer=request.user)
+    stats.count_view(request, listing)
     return render(
         request,
         "listings/listing_detail.html",

@@ -300,6 +300,8 @@ if not IS_POSTGRES:
 # Trusted reverse proxies in front of the site: the client address is taken
 # this many entries from the right of X-Forwarded-For.
 PROXY_COUNT = int(env("PROXY_COUNT", "0"))
+# Off: nothing is counted (an operator's switch; the benchmark's baseline).
+COUNTING_ENABLED = env_bool("COUNTING_ENABLED", True)
 # Without Redis, each web process flushes its own counts this often (seconds);
 # 0 turns that off (tests flush by hand).
 COUNTING_LOCAL_FLUSH_SECONDS = float(
