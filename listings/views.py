@@ -21,6 +21,7 @@ from listings.search import (
     nearby_locality_ids,
     run_search,
 )
+from nobroker.charts import day_label, line_chart
 
 SIMILAR_COUNT = 4
 
@@ -116,6 +117,44 @@ def _own_listing(request, pk) -> Listing:
     """The request user's listing, or 404: others' listings do not exist here."""
     return get_object_or_404(
         Listing.objects.select_related("locality", "owner"), pk=pk, owner=request.user
+    )
+
+
+PERFORMANCE_DAYS = (30, 90)
+
+
+@login_required
+def listing_performance(request, pk):
+    """The owner's numbers for one listing: chart, funnel, similar listings."""
+    listing = _own_listing(request, pk)
+    days = 90 if request.GET.get("days") == "90" else 30
+    result = stats.listing_performance(listing=listing, days=days)
+    chart = line_chart(
+        title=_("Views, contacts and visit requests, last %(n)s days") % {"n": days},
+        labels=[day_label(point["day"]) for point in result.series],
+        series=[
+            (_("Views"), "series-1", [p["views"] for p in result.series]),
+            (_("Contacts"), "series-2", [p["contacts"] for p in result.series]),
+            (
+                _("Visit requests"),
+                "series-3",
+                [p["visit_requests"] for p in result.series],
+            ),
+        ],
+    )
+    return render(
+        request,
+        "listings/listing_performance.html",
+        {
+            "listing": listing,
+            "result": result,
+            "chart": chart,
+            "funnel": stats.funnel(result.totals),
+            "similar_funnel": stats.funnel(
+                {k: v or 0 for k, v in result.similar.items()}
+            ),
+            "day_choices": PERFORMANCE_DAYS,
+        },
     )
 
 

@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "visits",
     "messaging",
     "ads",
+    # Numbers: the public rent index and the staff business dashboard.
+    "rentindex",
+    "business",
 ]
 
 MIDDLEWARE = [
