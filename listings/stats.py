@@ -175,7 +175,7 @@ def locality_days_rollup(*, first: date, last: date) -> int:
 
 FUNNEL = [
     ("search_appearances", "search_appearances"),
-    ("views", "views"),
+    ("views", "unique_viewers"),
     ("shortlists", "shortlists"),
     ("contacts", "contacts"),
     ("visits", "visits_done"),

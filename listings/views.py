@@ -130,10 +130,10 @@ def listing_performance(request, pk):
     days = 90 if request.GET.get("days") == "90" else 30
     result = stats.listing_performance(listing=listing, days=days)
     chart = line_chart(
-        title=_("Views, contacts and visit requests, last %(n)s days") % {"n": days},
+        title=_("Viewers, contacts and visit requests, last %(n)s days") % {"n": days},
         labels=[day_label(point["day"]) for point in result.series],
         series=[
-            (_("Views"), "series-1", [p["views"] for p in result.series]),
+            (_("Viewers"), "series-1", [p["unique_viewers"] for p in result.series]),
             (_("Contacts"), "series-2", [p["contacts"] for p in result.series]),
             (
                 _("Visit requests"),

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from listings import stats
@@ -145,7 +146,8 @@ def test_funnel_rates_step_from_the_step_before():
     steps = stats.funnel(
         {
             "search_appearances": 200,
-            "views": 50,
+            "views": 80,
+            "unique_viewers": 50,
             "shortlists": 5,
             "contacts": 0,
             "visits_done": 0,
@@ -179,3 +181,97 @@ def test_performance_compares_with_the_median_of_similar_listings(db):
     assert result.similar_count == 3
     assert len(result.series) == 30
     assert result.series[-1]["views"] == 10
+
+
+def test_owner_sees_the_chart_the_funnel_and_the_similar_medians(client, owner):
+    today = timezone.localdate()
+    mine = ListingFactory(owner=owner)
+    ListingFactory()
+    ListingDay.objects.create(
+        listing=mine,
+        day=today,
+        views=7,
+        contacts=2,
+        visit_requests=1,
+        search_appearances=70,
+        unique_viewers=7,
+    )
+    client.force_login(owner)
+    response = client.get(reverse("listings:performance", args=[mine.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<svg" in html and "<polyline" in html
+    assert "Viewers: <strong>7</strong>" in html
+    assert "<td>7</td><td>2</td><td>1</td>" in html  # today's row of the table
+    assert "10%" in html  # views / search appearances
+    assert "Median of 1 similar listing" in html
+    ninety = client.get(reverse("listings:performance", args=[mine.pk]), {"days": 90})
+    assert ninety.context["result"].days == 90
+    assert len(ninety.context["chart"].labels) == 90
+
+
+def test_my_listings_links_each_listing_to_its_numbers(client, owner):
+    listing = ListingFactory(owner=owner)
+    client.force_login(owner)
+    response = client.get(reverse("listings:mine"))
+    assert (
+        reverse("listings:performance", args=[listing.pk]).encode() in response.content
+    )
+
+
+def test_no_personal_data_in_any_counting_or_rollup_table(client, tenant, db):
+    """A visit with a known address, user agent and email leaves none of them
+    in any column of the tables counting and the rollups write, nor in Redis."""
+    from django.apps import apps
+
+    from business.services import business_rollup
+    from rentindex.services import rent_index_build
+
+    address, agent = "203.0.113.77", BROWSER["HTTP_USER_AGENT"]
+    listing = ListingFactory()
+    client.get(listing.get_absolute_url(), REMOTE_ADDR=address, HTTP_USER_AGENT=agent)
+    client.force_login(tenant)
+    client.get(listing.get_absolute_url(), REMOTE_ADDR=address, HTTP_USER_AGENT=agent)
+    store = counting.backend()
+    if hasattr(store, "client"):
+        stored = " ".join(k.decode() for k in store.client.scan_iter(match="*"))
+        assert address not in stored and "Android" not in stored
+    counting.flush()
+    today = timezone.localdate()
+    stats.locality_days_rollup(first=today, last=today)
+    business_rollup(first=today, last=today)
+    rent_index_build()
+    assert _today_row(listing).unique_viewers == 2
+    secrets = [address, "Android", "Mozilla", tenant.email, tenant.email.split("@")[0]]
+    models = [
+        apps.get_model(label)
+        for label in (
+            "listings.ListingDay",
+            "listings.LocalityDay",
+            "listings.ListingRent",
+            "rentindex.RentFigure",
+            "business.BusinessDay",
+            "business.ActiveUsers",
+            "nobroker.CountBatch",
+        )
+    ]
+    seen = 0
+    for model in models:
+        for row in model.objects.values_list():
+            seen += 1
+            text = " ".join(str(value) for value in row)
+            for secret in secrets:
+                assert secret not in text, (model.__name__, secret)
+        # No column of these tables can hold a person: no user, address or text.
+        for field in model._meta.concrete_fields:
+            assert field.get_internal_type() not in {
+                "GenericIPAddressField",
+                "EmailField",
+                "TextField",
+            }, (model.__name__, field.name)
+            if field.is_relation:
+                assert field.related_model._meta.label in {
+                    "listings.Listing",
+                    "listings.Locality",
+                }, (model.__name__, field.name)
+    assert seen > 0
