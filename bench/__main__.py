@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["listings", "chat", "counting"]
+BENCHMARKS = ["listings", "chat", "counting", "numbers"]
 
 
 def main(argv: list[str]) -> int:
