@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -185,17 +186,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def asgi_live_server(django_db_setup, django_db_blocker):
-    """
-    The whole project (HTTP and websockets) served by daphne on a free loopback
-    port, against the test database. Tests that use it must commit their data:
-    mark them `@pytest.mark.django_db(transaction=True)`.
-    """
+@contextmanager
+def _daphne(database_url: str, **extra_env: str):
+    """Daphne serving the project on a free loopback port, as a child process."""
     from django.conf import settings
 
-    with django_db_blocker.unblock():
-        database_url = _database_url_for_child()
     host, port = "127.0.0.1", _free_port()
     env = {
         **os.environ,
@@ -205,6 +200,7 @@ def asgi_live_server(django_db_setup, django_db_blocker):
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url,
         "TASKS_BACKEND": "immediate",
+        **extra_env,
     }
     server = subprocess.Popen(  # noqa: S603
         [
@@ -228,12 +224,44 @@ def asgi_live_server(django_db_setup, django_db_blocker):
                 server.kill()
                 pytest.fail("The ASGI test server did not start.")
             time.sleep(0.1)
-    yield AsgiLiveServer(host, port)
-    server.terminate()
     try:
-        server.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        server.kill()
+        yield AsgiLiveServer(host, port)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="session")
+def asgi_live_server(django_db_setup, django_db_blocker):
+    """
+    The whole project (HTTP and websockets) served by daphne on a free loopback
+    port, against the test database. Tests that use it must commit their data:
+    mark them `@pytest.mark.django_db(transaction=True)`.
+    """
+    with django_db_blocker.unblock():
+        database_url = _database_url_for_child()
+    with _daphne(database_url) as server:
+        yield server
+
+
+@pytest.fixture
+def asgi_server(django_db_setup, django_db_blocker):
+    """
+    Starts a daphne process of its own with extra environment variables (a
+    small pool, say): `with asgi_server(DATABASE_POOL_MAX="3") as server:`.
+    `database_url` replaces the test database (an unreachable one, say).
+    """
+
+    def start(database_url: str | None = None, **extra_env: str):
+        if database_url is None:
+            with django_db_blocker.unblock():
+                database_url = _database_url_for_child()
+        return _daphne(database_url, **extra_env)
+
+    return start
 
 
 @pytest.fixture(scope="session", autouse=True)

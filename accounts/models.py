@@ -1,3 +1,5 @@
+import unicodedata
+
 from django.contrib.auth.models import (
     AbstractBaseUser,
     BaseUserManager,
@@ -18,14 +20,44 @@ nepali_phone_validator = RegexValidator(
 )
 
 
+# What people put between the digits of a number: spaces, dashes, dots, brackets.
+PHONE_SEPARATORS = frozenset(" -.()/\u00a0\t")
+
+
 def normalize_nepali_phone(value: str) -> str:
-    """Turns '98412 34567', '+977-9841234567' or '009779841234567' into '+9779841234567'."""
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if digits.startswith("00977"):
-        digits = digits[5:]
-    elif digits.startswith("977") and len(digits) == 13:
-        digits = digits[3:]
-    return f"+977{digits}" if digits else ""
+    """
+    Turns a mobile number as people type it ('98412 34567', '+977-984-1234567',
+    '00977 9841234567', Devanagari digits) into '+9779841234567'.
+
+    Anything else (letters, a '+' inside the number, another country's code)
+    comes back as typed, so the validator refuses it with its message.
+    """
+    typed = value.strip()
+    digits, plus = [], False
+    for position, char in enumerate(typed):
+        if char in PHONE_SEPARATORS:
+            continue
+        if char == "+" and position == 0:
+            plus = True
+        elif unicodedata.decimal(char, None) is not None:
+            digits.append(str(unicodedata.decimal(char)))
+        else:
+            return typed
+    number = "".join(digits)
+    if number.startswith("00977") and not plus:
+        number = number[5:]
+    elif number.startswith("977") and len(number) == 13:
+        number = number[3:]
+    elif plus:
+        return typed
+    return f"+977{number}" if number else ""
+
+
+def format_nepali_phone(value: str) -> str:
+    """'+9779841234567' as people read it: '+977 9841234567'."""
+    if value.startswith("+977") and len(value) == 14:
+        return f"+977 {value[4:]}"
+    return value
 
 
 class UserManager(BaseUserManager):

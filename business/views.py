@@ -1,5 +1,4 @@
 import csv
-
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required

@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from listings import cache as listing_cache
 from listings import services, stats
@@ -22,6 +21,7 @@ from listings.search import (
     run_search,
 )
 from nobroker.charts import day_label, line_chart
+from nobroker.redirects import redirect_next
 
 SIMILAR_COUNT = 4
 
@@ -174,7 +174,6 @@ def my_listings(request):
 
 
 @login_required
-@ratelimit(key="user", rate="30/h", method="POST", block=True)
 def listing_create(request):
     form = ListingForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -348,14 +347,10 @@ def shortlist_toggle(request, pk):
         request,
         _("Added to your shortlist.") if added else _("Removed from your shortlist."),
     )
-    next_url = request.POST.get("next", "")
-    if next_url.startswith("/") and not next_url.startswith("//"):
-        return redirect(next_url)
-    return redirect(listing)
+    return redirect_next(request, request.POST.get("next"), fallback=listing)
 
 
 @login_required
-@ratelimit(key="user", rate="20/h", method="POST", block=True)
 def listing_report(request, pk):
     listing = get_object_or_404(
         Listing.objects.published().select_related("locality"), pk=pk

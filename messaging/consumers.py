@@ -16,6 +16,7 @@ from messaging.services import (
     conversation_mark_read,
     user_group,
 )
+from nobroker import ratelimits
 
 # Close codes the page understands: it stops reconnecting on these.
 CLOSE_NOT_ALLOWED = 4403
@@ -128,8 +129,9 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # Client ids of the messages this socket sent lately.
         self.answered = deque(maxlen=20)
         self.last_typing = 0.0
-        self.joined = [conversation_group(pk), user_group(self.user.pk)]
-        for group in self.joined:
+        # Channels leaves every group in `self.groups` when the socket closes.
+        self.groups = [conversation_group(pk), user_group(self.user.pk)]
+        for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         # Joined the group first, then read the gap: a message sent in between
@@ -140,8 +142,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "message", "message": message})
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        pass  # Channels has left the groups in `self.groups` already.
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -180,7 +181,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 client_id,
             )
             return
-        if not self.bucket.take():
+        if not self.bucket.take() or await ratelimits.amessage_send_wait(self.scope):
             await self.send_error(
                 "slow_down",
                 _(
@@ -238,13 +239,12 @@ class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         if not user.is_authenticated:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
-        self.joined = [user_group(user.pk)]
-        await self.channel_layer.group_add(self.joined[0], self.channel_name)
+        self.groups = [user_group(user.pk)]
+        await self.channel_layer.group_add(self.groups[0], self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        pass  # Channels has left the groups in `self.groups` already.
 
     async def receive_json(self, content, **kwargs):
         # The page only listens on this socket.

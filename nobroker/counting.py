@@ -89,6 +89,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from nobroker.ratelimits import request_address
+
 logger = logging.getLogger(__name__)
 
 ApplyCounts = Callable[[date, dict[str, int]], None]
@@ -170,26 +172,6 @@ def wants_no_tracking(request) -> bool:
     )
 
 
-def client_address(request) -> str:
-    """
-    The client's address, taken through `PROXY_COUNT` trusted proxies: each
-    proxy appends the address it saw, so the client is the entry that many
-    places from the right. Anything further left is what the client claims.
-    """
-    proxies = settings.PROXY_COUNT
-    remote = request.META.get("REMOTE_ADDR", "")
-    if proxies <= 0:
-        return remote
-    forwarded = [
-        part.strip()
-        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        if part.strip()
-    ]
-    if len(forwarded) >= proxies:
-        return forwarded[-proxies]
-    return remote
-
-
 def visitor_hash(request, *, day: date | None = None) -> str | None:
     """
     A visitor's identity for unique counts on `day`, never reversible to an
@@ -203,7 +185,7 @@ def visitor_hash(request, *, day: date | None = None) -> str | None:
         return None
     else:
         subject = (
-            f"a:{client_address(request)}|{request.META.get('HTTP_USER_AGENT', '')}"
+            f"a:{request_address(request)}|{request.META.get('HTTP_USER_AGENT', '')}"
         )
     day = day or timezone.localdate()
     key = backend().day_key(day)
