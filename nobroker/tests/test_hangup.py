@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import uuid
 from contextlib import asynccontextmanager
 
@@ -228,6 +229,58 @@ def test_visitors_hanging_up_leave_every_pooled_connection_back(small_pool_serve
         assert (await fetch(server, detail))[0] == 200
 
     asyncio.run(scenario())
+
+
+# --- Readiness ---------------------------------------------------------------------
+
+
+def test_readyz_is_unavailable_while_the_pool_is_exhausted_and_recovers(
+    small_pool_server,
+):
+    server = small_pool_server
+    ListingFactory.create_batch(3)
+
+    async def scenario():
+        assert (await fetch(server, "/readyz"))[0] == 200
+        async with listings_locked():
+            # Every connection of the pool is lent to a page stuck on the table.
+            pages = [
+                asyncio.ensure_future(fetch(server, f"/rent/?rent_max={40_000 + n}"))
+                for n in range(POOL_MAX)
+            ]
+            await wait_for_sessions(server.app_name, POOL_MAX)
+            status, body = await fetch(server, "/readyz")
+            assert status == 503
+            ready = json.loads(body)
+            assert ready["failed"] == ["database"]
+            assert ready["checks"]["database"] == "failed: PoolTimeout"
+            assert ready["pool"]["idle"] == 0
+            assert ready["pool"]["size"] == POOL_MAX
+            # Liveness does not depend on the database.
+            assert (await fetch(server, "/healthz"))[0] == 200
+        assert [status for status, _ in await asyncio.gather(*pages)] == [200] * 4
+        await wait_until_quiet(server)
+
+    asyncio.run(scenario())
+
+
+def test_readyz_is_unavailable_when_the_database_cannot_be_reached(
+    postgres, asgi_server
+):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nothing_there = sock.getsockname()[1]
+    with asgi_server(
+        database_url=f"postgres://nobody@127.0.0.1:{nothing_there}/none"
+    ) as server:
+
+        async def scenario():
+            assert (await fetch(server, "/healthz"))[0] == 200
+            status, body = await fetch(server, "/readyz")
+            assert status == 503
+            assert json.loads(body)["failed"] == ["database"]
+
+        asyncio.run(scenario())
 
 
 # --- Websockets -------------------------------------------------------------------
