@@ -6,8 +6,12 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
+# Emails link to the address the site is started on (PORT=8081 make run),
+# unless SITE_URL is set.
+SITE_URL ?= http://$(HOST):$(PORT)
+
 # Local runs serve plain HTTP on 127.0.0.1 with a per-checkout secret key.
-LOCAL_ENV = LOCAL_HTTP=1 DJANGO_SECRET_KEY="$$(cat .secret_key)"
+LOCAL_ENV = LOCAL_HTTP=1 DJANGO_SECRET_KEY="$$(cat .secret_key)" SITE_URL="$(SITE_URL)"
 
 .PHONY: help run test lint setup setup-dev migrate seed worker bench clean messages
 

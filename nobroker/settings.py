@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "visits",
     "messaging",
     "ads",
+    # Numbers: the public rent index and the staff business dashboard.
+    "rentindex",
+    "business",
     "searches",
 ]
 
@@ -307,6 +310,8 @@ if not IS_POSTGRES:
 # ---------------------------------------------------------------------------
 # Counting (views, impressions): nobroker/counting.py
 # ---------------------------------------------------------------------------
+# Off: nothing is counted (an operator's switch; the benchmark's baseline).
+COUNTING_ENABLED = env_bool("COUNTING_ENABLED", True)
 # Without Redis, each web process flushes its own counts this often (seconds);
 # 0 turns that off (tests flush by hand).
 COUNTING_LOCAL_FLUSH_SECONDS = float(

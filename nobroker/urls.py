@@ -16,6 +16,9 @@ urlpatterns = [
     path("rent/", include("listings.urls")),
     path("visits/", include("visits.urls")),
     path("messages/", include("messaging.urls")),
+    # Numbers: the public rent index; the staff dashboard beside the admin.
+    path("rent-index/", include("rentindex.urls")),
+    path("staff/business/", include("business.urls")),
     path("searches/", include("searches.urls")),
     path("admin/", admin.site.urls),
     path("language/", i18n.language_set, name="set_language"),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('listings', '0010_devanagari_search'),
+        ('listings', '0011_merge_search_and_numbers'),
     ]
 
     operations = [
