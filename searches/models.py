@@ -99,6 +99,15 @@ class SavedSearch(models.Model):
     def get_absolute_url(self):
         return reverse("listings:search") + (f"?{self.query}" if self.query else "")
 
+    def is_due(self, now: dt.datetime) -> bool:
+        """What SavedSearchQuerySet.due selects, for one search in hand."""
+        period = self.PERIODS.get(self.frequency)
+        return (
+            period is not None
+            and (self.email or self.notify)
+            and self.checked_until <= now - period
+        )
+
     @property
     def alerts_on(self) -> bool:
         return self.frequency != self.Frequency.OFF and (self.email or self.notify)

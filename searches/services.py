@@ -207,12 +207,13 @@ def saved_search_alerts_run(*, now: dt.datetime | None = None) -> dict:
     )
     for start in range(0, len(due_ids), BATCH):
         with transaction.atomic():
-            batch = SavedSearch.objects.due(now).filter(
-                pk__in=due_ids[start : start + BATCH]
-            )
+            batch = SavedSearch.objects.filter(pk__in=due_ids[start : start + BATCH])
             if connection.features.has_select_for_update_skip_locked:
                 batch = batch.select_for_update(skip_locked=True, of=("self",))
-            batch = list(batch.select_related("user"))
+            # Read under the lock: a search another run finished meanwhile is
+            # no longer due (checked by key here, so the index on the keys
+            # serves this query, not the due index's whole range).
+            batch = [s for s in batch.select_related("user") if s.is_due(now)]
             if not batch:
                 continue
             found = _matching(batch, rows, by_locality, until) if rows else {}
