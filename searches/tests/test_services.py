@@ -126,7 +126,11 @@ def test_alert_is_written_in_the_persons_language(
 def test_is_due_agrees_with_the_due_query(tenant):
     now = timezone.now()
     for frequency in ("instant", "daily", "weekly", "off"):
-        for age in (dt.timedelta(minutes=5), dt.timedelta(days=2), dt.timedelta(days=8)):
+        for age in (
+            dt.timedelta(minutes=5),
+            dt.timedelta(days=2),
+            dt.timedelta(days=8),
+        ):
             for email, notify in ((True, True), (False, True), (False, False)):
                 saved = SavedSearch.objects.create(
                     user=tenant,
