@@ -2,6 +2,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -86,10 +88,15 @@ def _similar_queryset(listing):
         newest.filter(locality_id=locality_id)[:SIMILAR_COUNT]
         for locality_id in nearby_locality_ids(listing.locality_id)
     ]
+    if connection.features.supports_slicing_ordering_in_compound:
+        nearby = Q(pk__in=per_locality[0].union(*per_locality[1:], all=True))
+    else:
+        # SQLite cannot limit the parts of a UNION: each part is its own IN.
+        nearby = Q()
+        for part in per_locality:
+            nearby |= Q(pk__in=part)
     return (
-        Listing.objects.filter(
-            pk__in=per_locality[0].union(*per_locality[1:], all=True)
-        )
+        Listing.objects.filter(nearby)
         .for_result_cards()
         .order_by("-published_at", "-id")[:SIMILAR_COUNT]
     )
