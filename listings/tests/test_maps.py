@@ -11,6 +11,11 @@ from listings.tests.factories import ListingFactory, locality
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _tiles(settings):
+    settings.MAP_TILE_URL = "https://tiles.example/{z}/{x}/{y}.png"
+
+
 def test_listing_map_shows_the_locality_not_the_owners_pin(client):
     listing = ListingFactory(
         locality=locality("thamel"), latitude="27.71611", longitude="85.31377"
