@@ -23,6 +23,10 @@ def pytest_configure(config):
     # Playwright's sync API runs an event loop in the test thread; Django must still
     # allow plain ORM calls from the test body (setup and assertions).
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The Nepali catalogue is built, not committed: a bare `pytest` builds it too.
+    from nobroker.translations import compile_all
+
+    compile_all()
 
 
 @pytest.hookimpl(trylast=True)

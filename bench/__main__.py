@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["listings", "chat", "hangup"]
+BENCHMARKS = ["listings", "chat", "counting", "numbers", "searches", "accounts", "hangup"]
 
 
 def main(argv: list[str]) -> int:

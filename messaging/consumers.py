@@ -17,6 +17,7 @@ from messaging.services import (
     conversation_mark_read,
     user_group,
 )
+from nobroker import ratelimits
 from nobroker.channel_layers import channel_end
 
 # Close codes the page understands: it stops reconnecting on these.
@@ -194,7 +195,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 client_id,
             )
             return
-        if not self.bucket.take():
+        if not self.bucket.take() or await ratelimits.amessage_send_wait(self.scope):
             await self.send_error(
                 "slow_down",
                 _(
