@@ -224,7 +224,8 @@ def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
         stdout=output,
         stderr=subprocess.STDOUT if output else None,
     )
-    deadline = time.monotonic() + 20
+    # Generous: on a busy machine the project takes a while to import.
+    deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=1)  # noqa: S310

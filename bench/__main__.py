@@ -3,7 +3,15 @@
 import importlib
 import sys
 
-BENCHMARKS = ["listings", "chat", "counting", "numbers", "searches", "accounts", "hangup"]
+BENCHMARKS = [
+    "listings",
+    "chat",
+    "counting",
+    "numbers",
+    "searches",
+    "accounts",
+    "hangup",
+]
 
 
 def main(argv: list[str]) -> int:
