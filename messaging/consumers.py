@@ -94,6 +94,15 @@ class SessionSocketMixin:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def join(self, *groups: str) -> None:
+        """
+        Joins the groups and keeps them in `self.groups`, the list Channels'
+        own disconnect handler walks to leave them when the socket closes.
+        """
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
+
     async def session_ended(self, event):
         session = self.scope.get("session")
         mine = session.session_key if session is not None else None
@@ -128,9 +137,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # Client ids of the messages this socket sent lately.
         self.answered = deque(maxlen=20)
         self.last_typing = 0.0
-        self.joined = [conversation_group(pk), user_group(self.user.pk)]
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.join(conversation_group(pk), user_group(self.user.pk))
         await self.accept()
         # Joined the group first, then read the gap: a message sent in between
         # arrives twice at worst, and the page keeps one copy per id.
@@ -138,10 +145,6 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         if after:
             for message in await off_thread(_messages_after)(self.conversation, after):
                 await self.send_json({"type": "message", "message": message})
-
-    async def disconnect(self, code):
-        for group in getattr(self, "groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -238,13 +241,8 @@ class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         if not user.is_authenticated:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
-        self.joined = [user_group(user.pk)]
-        await self.channel_layer.group_add(self.joined[0], self.channel_name)
+        await self.join(user_group(user.pk))
         await self.accept()
-
-    async def disconnect(self, code):
-        for group in getattr(self, "groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         # The page only listens on this socket.

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -380,3 +381,40 @@ async def test_message_still_goes_through_when_the_event_loop_pool_fails(
     assert await database_sync_to_async(Message.objects.count)() == 1
     await tenant.disconnect()
     await owner.disconnect()
+
+
+async def subscribers(group: str) -> set[str]:
+    """
+    The channels the configured layer holds in a group, and on Redis pub/sub
+    the subscriptions Redis itself counts for the group's channel.
+    """
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        return set(layer.groups.get(group, {}))
+    if not hasattr(layer, "_get_layer"):
+        pytest.skip(f"No way to list the groups of {type(layer).__name__}.")
+    loop_layer = layer._get_layer()
+    channel = loop_layer._get_group_channel_name(group)
+    members = set(loop_layer.groups.get(channel, set()))
+    shard = loop_layer._get_shard(channel)
+    shard._ensure_redis()
+    [(_name, count)] = await shard._redis.pubsub_numsub(channel)
+    if count:
+        members.add(f"{count} Redis subscription(s)")
+    return members
+
+
+async def test_closed_sockets_leave_their_groups(conversation, tenant_session):
+    chat = socket(path_of(conversation), tenant_session)
+    badge = socket("/ws/messages/", tenant_session)
+    assert (await chat.connect())[0]
+    assert (await badge.connect())[0]
+    groups = (
+        services.conversation_group(conversation.pk),
+        services.user_group(conversation.tenant_id),
+    )
+    assert all([await subscribers(group) for group in groups])
+    await chat.disconnect()
+    await badge.disconnect()
+    for group in groups:
+        assert await subscribers(group) == set(), group
