@@ -205,6 +205,8 @@ def asgi_live_server(django_db_setup, django_db_blocker):
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url,
         "TASKS_BACKEND": "immediate",
+        # The websocket origin check wants the pages' own origin.
+        "SITE_URL": f"http://{host}:{port}",
     }
     server = subprocess.Popen(  # noqa: S603
         [

@@ -110,6 +110,24 @@ class SessionSocketMixin:
         if event.get("session_key") in (None, mine):
             await self.close(code=CLOSE_LOGGED_OUT)
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """
+        JSON text frames go to `receive_json`; anything else (a binary frame,
+        which Channels' JSON consumer answers with an exception and a closed
+        socket) gets an error the page can show.
+        """
+        if text_data is None:
+            await self.send_error(
+                "binary", _("This connection only takes text messages.")
+            )
+            return
+        await self.receive_json(await self.decode_json(text_data), **kwargs)
+
+    async def send_error(self, code: str, message: str, client_id: str = ""):
+        await self.send_json(
+            {"type": "error", "code": code, "message": message, "client_id": client_id}
+        )
+
     @classmethod
     async def decode_json(cls, text_data):
         try:
@@ -207,11 +225,6 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         self.answered.append(message["client_id"])
         # The sender hears back even on a resend, which broadcasts nothing.
         await self.send_json({"type": "message", "message": message})
-
-    async def send_error(self, code: str, message: str, client_id: str = ""):
-        await self.send_json(
-            {"type": "error", "code": code, "message": message, "client_id": client_id}
-        )
 
     async def message_new(self, event):
         message = event["message"]
