@@ -8,14 +8,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
-from messaging.models import MESSAGE_MAX_LENGTH, Conversation, Message
-from messaging.services import (
-    MessagingError,
-    amessage_send,
-    conversation_group,
-    conversation_mark_read,
-    user_group,
-)
+from messaging.events import conversation_group, user_group
+from messaging.models import Conversation, Message
+from messaging.services import MessagingError, amessage_send, conversation_mark_read
 from nobroker import ratelimits
 
 # Close codes the page understands: it stops reconnecting on these.
@@ -52,15 +47,6 @@ def off_thread(func):
     Each call is a self-contained service call, so no thread affinity is needed.
     """
     return database_sync_to_async(func, thread_sensitive=False)
-
-
-def _member_conversation(pk: int, user) -> Conversation | None:
-    return Conversation.objects.for_user(user).filter(pk=pk).first()
-
-
-def _messages_after(conversation: Conversation, after: int) -> list[dict]:
-    messages = Message.objects.in_conversation(conversation).after(after)[:500]
-    return [message.as_event() for message in messages]
 
 
 def _query_int(scope, name: str) -> int:
@@ -148,7 +134,9 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
         pk = self.scope["url_route"]["kwargs"]["pk"]
-        self.conversation = await off_thread(_member_conversation)(pk, self.user)
+        self.conversation = await off_thread(
+            Conversation.objects.for_user(self.user).filter(pk=pk).first
+        )()
         if self.conversation is None:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
@@ -162,7 +150,8 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # arrives twice at worst, and the page keeps one copy per id.
         after = _query_int(self.scope, "after")
         if after:
-            for message in await off_thread(_messages_after)(self.conversation, after):
+            missed = Message.objects.in_conversation(self.conversation).after(after)
+            for message in await off_thread(missed.events)(limit=500):
                 await self.send_json({"type": "message", "message": message})
 
     async def receive_json(self, content, **kwargs):
@@ -190,18 +179,6 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
 
     async def send_message(self, content):
         client_id = str(content.get("client_id") or "")
-        body = content.get("body")
-        if not isinstance(body, str):
-            await self.send_error("empty", _("Write a message first."), client_id)
-            return
-        if len(body.strip()) > MESSAGE_MAX_LENGTH:
-            await self.send_error(
-                "too_long",
-                _("A message can be at most %(max)s characters.")
-                % {"max": f"{MESSAGE_MAX_LENGTH:,}"},
-                client_id,
-            )
-            return
         if not self.bucket.take() or await ratelimits.amessage_send_wait(self.scope):
             await self.send_error(
                 "slow_down",
@@ -217,7 +194,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 conversation=self.conversation,
                 sender=self.user,
                 client_id=client_id,
-                body=body,
+                body=content.get("body"),
             )
         except MessagingError as error:
             await self.send_error(error.code, error.message, client_id)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.tests.factories import UserFactory
-from messaging import services
+from messaging import events, services
 from messaging.consumers import CLOSE_LOGGED_OUT
 from messaging.models import Block, Message
 from messaging.tests.factories import ConversationFactory, MessageFactory
@@ -407,10 +407,10 @@ async def test_on_postgresql_a_message_is_stored_without_a_worker_thread(
     if not async_db.enabled():
         pytest.skip("The event loop's own statement needs PostgreSQL.")
 
-    def no_thread(**kwargs):
-        raise AssertionError("message_send ran on a worker thread")
+    def no_thread(message):
+        raise AssertionError("message_store ran on a worker thread")
 
-    monkeypatch.setattr(services, "_message_send_collecting", no_thread)
+    monkeypatch.setattr(services, "message_store", no_thread)
     tenant = socket(path_of(conversation), tenant_session)
     owner = socket(path_of(conversation), owner_session)
     assert (await tenant.connect())[0]
@@ -477,8 +477,8 @@ async def test_closed_sockets_leave_their_groups(conversation, tenant_session):
     assert (await chat.connect())[0]
     assert (await badge.connect())[0]
     groups = (
-        services.conversation_group(conversation.pk),
-        services.user_group(conversation.tenant_id),
+        events.conversation_group(conversation.pk),
+        events.user_group(conversation.tenant_id),
     )
     assert all([await subscribers(group) for group in groups])
     await chat.disconnect()
