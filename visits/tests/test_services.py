@@ -672,3 +672,19 @@ def test_listing_page_slots_are_cached_and_forgotten_when_a_place_is_taken(
     with django_capture_on_commit_callbacks(execute=True):
         book(tenant, listing)
     assert next_free_slots(listing)[0].starts_at == nepal(2026, 12, 5, 10, 30)
+
+
+def test_active_for_is_the_tenants_open_visit_to_that_listing_only(
+    listing, tenant, frozen_now
+):
+    visit = services.visit_request(
+        tenant=tenant, listing=listing, starts_at=nepal(2026, 12, 5, 10, 0)
+    )
+    other_tenant = UserFactory(role="tenant")
+    other_listing = ListingFactory(owner=listing.owner)
+
+    assert list(Visit.objects.active_for(tenant, listing)) == [visit]
+    assert not Visit.objects.active_for(other_tenant, listing).exists()
+    assert not Visit.objects.active_for(tenant, other_listing).exists()
+    services.visit_cancel(visit=visit, user=tenant, reason="Found a flat")
+    assert not Visit.objects.active_for(tenant, listing).exists()
