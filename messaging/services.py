@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.emails import send_templated_email
+from listings.stats import count_event
 from messaging import events
 from messaging.models import (
     MESSAGE_MAX_LENGTH,
@@ -77,9 +78,11 @@ def conversation_start(*, listing, tenant) -> Conversation:
         )
     if Block.between(tenant.pk, listing.owner_id):
         raise MessagingError("blocked", _("You cannot message this owner."))
-    conversation, _created = Conversation.objects.get_or_create(
+    conversation, created = Conversation.objects.get_or_create(
         listing=listing, tenant=tenant, owner_id=listing.owner_id
     )
+    if created:
+        count_event("contact", listing.pk)
     return conversation
 
 

@@ -59,6 +59,10 @@ Without Redis
     on the first count; off in tests, which call `flush()`), and `flush()`
     called in that process does the same at once.
 
+Switched off
+    `COUNTING_ENABLED=0` keeps nothing (an operator's switch, and the
+    benchmark's baseline); pages run exactly as with counting on.
+
 Redis outage
     Counting is skipped (one log line per minute at most) and the page goes on;
     after a failure counting pauses for a few seconds so a hung Redis costs
@@ -199,6 +203,12 @@ def count(metric: str, *keys: str | int, amount: int = 1, day=None) -> None:
     backend().add(counts=[(metric, day, str(key), amount) for key in keys], uniques=[])
 
 
+def count_on_commit(metric: str, *keys: str | int, amount: int = 1) -> None:
+    """`count()` once the current transaction commits: a rolled-back action is
+    not counted."""
+    transaction.on_commit(lambda: count(metric, *keys, amount=amount))
+
+
 def count_unique(metric: str, visitor: str, *keys: str | int, day=None) -> None:
     """Records `visitor` (a `visitor_hash`) among `metric`'s visitors per key."""
     day = day or timezone.localdate()
@@ -298,6 +308,22 @@ class UniqueBatch:
     day: date
     counts: dict[str, int]
     handle: object
+
+
+class OffBackend:
+    """Counting switched off (`COUNTING_ENABLED=0`): nothing kept, nothing to flush."""
+
+    def day_key(self, day: date) -> bytes | None:
+        return None
+
+    def add(self, *, counts, uniques) -> None:
+        return None
+
+    def claim_batches(self, metrics: set[str]) -> list[Batch]:
+        return []
+
+    def claim_uniques(self, metrics: set[str]) -> list[UniqueBatch]:
+        return []
 
 
 class LocalBackend:
@@ -557,17 +583,19 @@ def _end_of(day: date) -> datetime:
     )
 
 
-_backend: LocalBackend | RedisBackend | None = None
+_backend: LocalBackend | RedisBackend | OffBackend | None = None
 _backend_lock = threading.Lock()
 
 
-def backend() -> LocalBackend | RedisBackend:
+def backend() -> LocalBackend | RedisBackend | OffBackend:
     """The counting store: Redis when `REDIS_URL` is set, this process otherwise."""
     global _backend
     if _backend is None:
         with _backend_lock:
             if _backend is None:
-                if settings.REDIS_URL:
+                if not settings.COUNTING_ENABLED:
+                    _backend = OffBackend()
+                elif settings.REDIS_URL:
                     _backend = RedisBackend(
                         settings.REDIS_URL, settings.REDIS_KEY_PREFIX
                     )

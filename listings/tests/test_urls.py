@@ -27,6 +27,7 @@ MATRIX = {
         post=True,
     ),
     "delete": Route("login", 404, 200, 404, 404, args=["{listing.pk}"]),
+    "performance": Route("login", 404, 200, 404, 404, args=["{listing.pk}"]),
     "action": Route(
         "login", 404, 302, 404, 404, args=["{listing.pk}", "rented"], post=True
     ),

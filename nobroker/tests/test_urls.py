@@ -23,6 +23,7 @@ MATRIX = {
     "home": Route(200, 200, 200, 200, 200),
     "healthz": Route(200, 200, 200, 200, 200),
     "readyz": Route(200, 200, 200, 200, 200),
+    "set_language": Route(405, 405, 405, 405, 405),
 }
 # Namespaces guarded as a whole by something else: Django's admin lets staff
 # only into every one of its pages (see test_admin_is_for_staff_only).
