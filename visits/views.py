@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from listings.models import Listing
@@ -229,114 +230,71 @@ def _proposal_options(visit: Visit) -> list:
     ]
 
 
-@login_required
-@require_POST
-def visit_confirm(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="owner",
-        service=services.visit_confirm,
-        done=_("Visit confirmed. The tenant now sees your phone number."),
-    )
+def _action_view(**action):
+    """A POST-only view of one `_visit_action`."""
+
+    @login_required
+    @require_POST
+    def view(request, pk):
+        return _visit_action(request, pk, **action)
+
+    return view
 
 
-@login_required
-@require_POST
-def visit_decline(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="owner",
-        service=services.visit_decline,
-        form_class=DeclineForm,
-        prefix="decline",
-        done=_("Request declined. The tenant has been told why."),
-    )
-
-
-@login_required
-@require_POST
-def visit_propose(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="owner",
-        service=services.visit_propose,
-        form_class=ProposeForm,
-        prefix="propose",
-        form_kwargs=lambda visit: {"options": _proposal_options(visit)},
-        arguments=lambda data: {"starts_at": data["slot"]},
-        done=_("Proposal sent. The tenant will accept or decline it."),
-    )
-
-
-@login_required
-@require_POST
-def visit_accept(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="tenant",
-        service=services.visit_accept_proposal,
-        done=_("You accepted the new time. Your visit is confirmed."),
-    )
-
-
-@login_required
-@require_POST
-def visit_reject(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="tenant",
-        service=services.visit_reject_proposal,
-        form_class=OptionalReasonForm,
-        prefix="reject",
-        done=_("You declined the proposed time. The visit is off."),
-    )
-
-
-@login_required
-@require_POST
-def visit_cancel(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="user",
-        service=services.visit_cancel,
-        form_class=CancelForm,
-        prefix="cancel",
-        done=_("Visit cancelled. The other side has been told."),
-    )
-
-
-@login_required
-@require_POST
-def visit_outcome(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="owner",
-        service=services.visit_record_outcome,
-        form_class=OutcomeForm,
-        invalid=_("Choose whether the visit happened."),
-        done=_("Thank you. The visit is marked."),
-    )
-
-
-@login_required
-@require_POST
-def visit_feedback(request, pk):
-    return _visit_action(
-        request,
-        pk,
-        party="tenant",
-        service=services.visit_feedback_give,
-        form_class=FeedbackForm,
-        prefix="feedback",
-        done=_("Thank you for your answers. They help keep brokers out."),
-    )
+visit_confirm = _action_view(
+    party="owner",
+    service=services.visit_confirm,
+    done=gettext_lazy("Visit confirmed. The tenant now sees your phone number."),
+)
+visit_decline = _action_view(
+    party="owner",
+    service=services.visit_decline,
+    form_class=DeclineForm,
+    prefix="decline",
+    done=gettext_lazy("Request declined. The tenant has been told why."),
+)
+visit_propose = _action_view(
+    party="owner",
+    service=services.visit_propose,
+    form_class=ProposeForm,
+    prefix="propose",
+    form_kwargs=lambda visit: {"options": _proposal_options(visit)},
+    arguments=lambda data: {"starts_at": data["slot"]},
+    done=gettext_lazy("Proposal sent. The tenant will accept or decline it."),
+)
+visit_accept = _action_view(
+    party="tenant",
+    service=services.visit_accept_proposal,
+    done=gettext_lazy("You accepted the new time. Your visit is confirmed."),
+)
+visit_reject = _action_view(
+    party="tenant",
+    service=services.visit_reject_proposal,
+    form_class=OptionalReasonForm,
+    prefix="reject",
+    done=gettext_lazy("You declined the proposed time. The visit is off."),
+)
+visit_cancel = _action_view(
+    party="user",
+    service=services.visit_cancel,
+    form_class=CancelForm,
+    prefix="cancel",
+    done=gettext_lazy("Visit cancelled. The other side has been told."),
+)
+visit_outcome = _action_view(
+    party="owner",
+    service=services.visit_record_outcome,
+    form_class=OutcomeForm,
+    invalid=gettext_lazy("Choose whether the visit happened."),
+    done=gettext_lazy("Thank you. The visit is marked."),
+)
+visit_feedback = _action_view(
+    party="tenant",
+    service=services.visit_feedback_give,
+    form_class=FeedbackForm,
+    prefix="feedback",
+    done=gettext_lazy("Thank you for your answers. They help keep brokers out."),
+)
 
 
 @login_required

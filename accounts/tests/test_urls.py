@@ -2,7 +2,7 @@
 
 import pytest
 
-from nobroker.tests.roles import Route, cases, check, user_for
+from nobroker.tests.roles import Route, cases, check
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +27,4 @@ MATRIX = {
 
 @pytest.mark.parametrize(("name", "role"), cases(MATRIX))
 def test_route_answers_each_role_as_classified(client, request, name, role):
-    check(
-        client,
-        name=f"accounts:{name}",
-        route=MATRIX[name],
-        role=role,
-        user=user_for(request, role),
-        objects={},
-    )
+    check(client, request, MATRIX, f"accounts:{name}", role, {})

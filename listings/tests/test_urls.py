@@ -4,7 +4,7 @@ import pytest
 
 from listings import services
 from listings.tests.factories import ListingFactory, photo_bytes
-from nobroker.tests.roles import Route, cases, check, user_for
+from nobroker.tests.roles import Route, cases, check
 
 pytestmark = pytest.mark.django_db
 
@@ -45,9 +45,9 @@ def test_route_answers_each_role_as_classified(client, request, name, role, owne
     photo = services.photo_add(listing=listing, data=photo_bytes())
     check(
         client,
-        name=f"listings:{name}",
-        route=MATRIX[name],
-        role=role,
-        user=user_for(request, role),
-        objects={"listing": listing, "photo": photo},
+        request,
+        MATRIX,
+        f"listings:{name}",
+        role,
+        {"listing": listing, "photo": photo},
     )

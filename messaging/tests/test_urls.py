@@ -3,7 +3,7 @@
 import pytest
 
 from messaging.tests.factories import ConversationFactory, MessageFactory
-from nobroker.tests.roles import Route, cases, check, user_for
+from nobroker.tests.roles import Route, cases, check
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +34,11 @@ def test_route_answers_each_role_as_classified(
     message = MessageFactory(conversation=conversation)
     check(
         client,
-        name=f"messaging:{name}",
-        route=MATRIX[name],
-        role=role,
-        user=user_for(request, role),
-        objects={
+        request,
+        MATRIX,
+        f"messaging:{name}",
+        role,
+        {
             "listing": conversation.listing,
             "conversation": conversation,
             "message": message,

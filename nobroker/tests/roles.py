@@ -1,7 +1,8 @@
 """
 The URL-by-role matrix every app's `tests/test_urls.py` fills in.
 
-Each app has a `MATRIX`: one row per route name, saying what each role gets:
+Each app has a `MATRIX`: one row per route name, saying what each role gets
+(`check` requests the route as each role and compares):
 
     "edit": Route("login", 404, 200, 404, 404, args=["{listing.pk}"]),
 
@@ -53,9 +54,14 @@ def user_for(request, role: str):
     return request.getfixturevalue(role)
 
 
-def check(client, *, name: str, route: Route, role: str, user, objects: dict):
-    """Requests the route as `user` and compares the answer with its row."""
+def check(client, request, matrix: dict[str, Route], name: str, role: str, objects):
+    """
+    Requests the route `name` ("app:route") as the role's user and compares
+    the answer with its row in `matrix`.
+    """
+    route = matrix[name.rpartition(":")[2] if ":" in name else name]
     url = reverse(name, args=[arg.format(**objects) for arg in route.args])
+    user = user_for(request, role)
     if user is not None:
         client.force_login(user)
     response = client.post(url) if route.post else client.get(url)

@@ -141,14 +141,7 @@ def test_every_app_with_pages_is_mounted():
 
 @pytest.mark.parametrize(("name", "role"), cases(MATRIX))
 def test_site_route_answers_each_role_as_classified(client, request, name, role):
-    check(
-        client,
-        name=name,
-        route=MATRIX[name],
-        role=role,
-        user=user_for(request, role),
-        objects={},
-    )
+    check(client, request, MATRIX, name, role, {})
 
 
 @pytest.mark.parametrize("role", ["anonymous", "tenant", "owner", "staff"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nobroker.tests.roles import Route, cases, check, user_for
+from nobroker.tests.roles import Route, cases, check
 from visits import services
 from visits.tests.conftest import nepal
 
@@ -40,9 +40,9 @@ def test_route_answers_each_role_as_classified(
     )
     check(
         client,
-        name=f"visits:{name}",
-        route=MATRIX[name],
-        role=role,
-        user=user_for(request, role),
-        objects={"listing": listing, "visit": visit},
+        request,
+        MATRIX,
+        f"visits:{name}",
+        role,
+        {"listing": listing, "visit": visit},
     )
