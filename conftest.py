@@ -207,6 +207,8 @@ def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url,
         "TASKS_BACKEND": "immediate",
+        # The websocket origin check wants the pages' own origin.
+        "SITE_URL": f"http://{host}:{port}",
         **extra_env,
     }
     output = open(log, "w") if log else None  # noqa: SIM115
