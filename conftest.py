@@ -23,6 +23,10 @@ def pytest_configure(config):
     # Playwright's sync API runs an event loop in the test thread; Django must still
     # allow plain ORM calls from the test body (setup and assertions).
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The Nepali catalogue is built, not committed: a bare `pytest` builds it too.
+    from nobroker.translations import compile_all
+
+    compile_all()
 
 
 @pytest.hookimpl(trylast=True)
@@ -187,8 +191,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _daphne(database_url: str, **extra_env: str):
-    """Daphne serving the project on a free loopback port, as a child process."""
+def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
+    """
+    Daphne serving the project on a free loopback port, as a child process;
+    its output goes to `log` when given.
+    """
     from django.conf import settings
 
     host, port = "127.0.0.1", _free_port()
@@ -202,6 +209,7 @@ def _daphne(database_url: str, **extra_env: str):
         "TASKS_BACKEND": "immediate",
         **extra_env,
     }
+    output = open(log, "w") if log else None  # noqa: SIM115
     server = subprocess.Popen(  # noqa: S603
         [
             str(Path(sys.executable).with_name("daphne")),
@@ -213,6 +221,8 @@ def _daphne(database_url: str, **extra_env: str):
         ],
         env=env,
         cwd=Path(__file__).resolve().parent,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
     )
     deadline = time.monotonic() + 20
     while True:
@@ -232,6 +242,8 @@ def _daphne(database_url: str, **extra_env: str):
             server.wait(timeout=5)
         except subprocess.TimeoutExpired:
             server.kill()
+        if output:
+            output.close()
 
 
 @pytest.fixture(scope="session")
@@ -252,14 +264,15 @@ def asgi_server(django_db_setup, django_db_blocker):
     """
     Starts a daphne process of its own with extra environment variables (a
     small pool, say): `with asgi_server(DATABASE_POOL_MAX="3") as server:`.
-    `database_url` replaces the test database (an unreachable one, say).
+    `database_url` replaces the test database (an unreachable one, say);
+    `log` is a file for the server's output.
     """
 
-    def start(database_url: str | None = None, **extra_env: str):
+    def start(database_url: str | None = None, log: Path | None = None, **env: str):
         if database_url is None:
             with django_db_blocker.unblock():
                 database_url = _database_url_for_child()
-        return _daphne(database_url, **extra_env)
+        return _daphne(database_url, log, **env)
 
     return start
 

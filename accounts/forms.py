@@ -120,7 +120,7 @@ class ProfileForm(EmailCleanMixin, forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ("full_name", "email", "phone", "role")
+        fields = ("full_name", "email", "phone", "role", "language", "calendar_bs_only")
         widgets = {"role": forms.RadioSelect}
         labels = {"role": _("I am")}
 

@@ -1,5 +1,6 @@
 import unicodedata
 
+from django.conf import settings
 from django.contrib.auth.models import (
     AbstractBaseUser,
     BaseUserManager,
@@ -118,6 +119,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff status"), default=False)
     date_joined = models.DateTimeField(_("member since"), default=timezone.now)
+    # The language the pages are shown in, remembered across devices; empty
+    # until the person picks one (the browser's or the cookie's is used).
+    language = models.CharField(
+        _("language"), max_length=5, choices=settings.LANGUAGES, blank=True
+    )
+    calendar_bs_only = models.BooleanField(
+        _("show dates in Bikram Sambat only"),
+        default=False,
+        help_text=_("Otherwise dates show in BS beside the AD date."),
+    )
 
     objects = UserManager()
 
@@ -178,6 +189,7 @@ class Notification(models.Model):
         VISIT_CANCELLATION = "visit_cancellation", _("Visit cancelled")
         VISIT_REMINDER = "visit_reminder", _("Visit reminder")
         VISIT_FEEDBACK = "visit_feedback", _("How was the visit?")
+        SAVED_SEARCH = "saved_search", _("New places for a saved search")
 
     user = models.ForeignKey(
         "accounts.User",

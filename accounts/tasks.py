@@ -9,6 +9,17 @@ def send_email(*, to: list[str], subject: str, body: str) -> int:
 
 
 @task()
+def send_emails(*, messages: list[dict]) -> int:
+    """Sends many plain-text emails over one connection (keys: to, subject, body)."""
+    from django.core.mail import EmailMessage, get_connection
+
+    with get_connection() as connection:
+        return connection.send_messages(
+            [EmailMessage(m["subject"], m["body"], None, m["to"]) for m in messages]
+        )
+
+
+@task()
 def send_password_reset(*, email: str) -> int:
     """
     Looks the address up and emails the reset link. Queued for every address

@@ -3,6 +3,7 @@ import time
 from collections import deque
 from urllib.parse import parse_qs
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,6 +18,7 @@ from messaging.services import (
     user_group,
 )
 from nobroker import ratelimits
+from nobroker.channel_layers import channel_end
 
 # Close codes the page understands: it stops reconnecting on these.
 CLOSE_NOT_ALLOWED = 4403
@@ -80,6 +82,18 @@ def unread_payload(event: dict) -> dict:
 
 class SessionSocketMixin:
     """Both sockets close when their session logs out."""
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except Disconnected:
+            # The socket closed while an event for it was being sent: the
+            # socket is gone, which is what its closing would do anyway.
+            pass
+        finally:
+            # However the socket ended, nothing of it stays subscribed.
+            if getattr(self, "channel_name", None):
+                await channel_end(self.channel_layer, self.channel_name, self.groups)
 
     async def dispatch(self, message):
         """

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     # Numbers: the public rent index and the staff business dashboard.
     "rentindex",
     "business",
+    "searches",
 ]
 
 MIDDLEWARE = [
@@ -105,6 +106,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a logged-in person's saved language (nobroker/i18n.py).
+    "nobroker.i18n.UserLanguageMiddleware",
+    "nobroker.i18n.NepaliInputMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every write's rate limit, from the table in nobroker/ratelimits.py.
@@ -134,6 +138,8 @@ TEMPLATES = [
                 "nobroker.context_processors.site",
                 "messaging.context_processors.unread_messages",
             ],
+            # BS dates and Nepali digits in every template (nobroker/i18n.py).
+            "builtins": ["nobroker.template_filters"],
         },
     },
 ]
@@ -316,8 +322,12 @@ COUNTING_LOCAL_FLUSH_SECONDS = float(
 # Internationalisation
 # ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# No language prefix in URLs: a shared link opens the same page in the reader's
+# language, chosen with the switch in the header and footer (nobroker/i18n.py).
 LANGUAGES = [("en", _("English")), ("ne", _("Nepali"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from listings.models import Locality
+from nobroker.channel_layers import channel_end
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +101,12 @@ async def _check_channel_layer() -> None:
         message = await receiver
         if message.get("type") != "readyz.ping":
             raise RuntimeError("channel layer returned another message")
-        # A cancelled receive is how a consumer's channel ends: the pub/sub
-        # layer then drops its subscription, which every check would otherwise
-        # leave behind in the process and in Redis.
-        receiver = asyncio.ensure_future(layer.receive(channel))
-        await asyncio.sleep(0)
     finally:
         receiver.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await receiver
+        # Else every check would leave its channel subscribed, for good.
+        await channel_end(layer, channel)
 
 
 @never_cache

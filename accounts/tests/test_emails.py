@@ -102,7 +102,8 @@ def test_a_subject_cannot_carry_a_second_header(
 
 @pytest.mark.parametrize("control", ["\x00", "\x0b", "\x1b", "\u2028", "\x85"])
 def test_subjects_drop_control_characters(control):
-    listing = ListingFactory(title=f"Room{control}with a view")
+    listing = ListingFactory()
+    listing.title = f"Room{control}with a view"  # as a task might pass it, unsaved
     subject, _ = render_email(
         template="listings/emails/published",
         context={"listing": listing, "owner": listing.owner},

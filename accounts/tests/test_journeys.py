@@ -1,10 +1,12 @@
 """Journeys through sign-up, profile and account security in a real browser."""
 
+import io
 import re
 
 import pytest
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from PIL import Image
 from playwright.sync_api import expect
 
 from accounts.models import User
@@ -126,3 +128,23 @@ def test_a_reset_email_links_to_the_site_url_and_works(
     page.wait_for_load_state()
     tenant.refresh_from_db()
     assert tenant.check_password("Another-pass-77")
+
+
+def test_the_notification_bell_is_drawn_by_the_site_not_an_emoji_font(
+    page, live_server, login_as, tenant
+):
+    login_as(page, tenant)
+    page.goto(live_server.url)
+    page.get_by_text("Menu").click()
+    link = page.get_by_test_id("notifications-link")
+    expect(link).to_be_visible()
+    text = link.inner_text()
+    # No character that needs an emoji font (the bell was U+1F514).
+    assert all(ord(char) < 0x2190 for char in text), text
+    icon = page.get_by_test_id("bell-icon")
+    box = icon.bounding_box()
+    assert 16 <= box["width"] <= 24 and 16 <= box["height"] <= 24
+    # The icon draws something: dark pixels on the light menu.
+    image = Image.open(io.BytesIO(icon.screenshot())).convert("L")
+    dark = image.point(lambda value: 255 if value < 128 else 0).histogram()[255]
+    assert dark > 20

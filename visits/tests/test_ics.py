@@ -19,9 +19,10 @@ pytestmark = pytest.mark.django_db
 SAT_10AM = nepal(2026, 12, 5, 10, 0)
 HOSTILE = (
     "Ward 3\r\nATTENDEE:mailto:evil@example.com\rBEGIN:VALARM\nX;Y,Z\\W"
-    "\x00\x07\x1b[31m\x7f\t\u2028END:VEVENT"
+    "\x07\x1b[31m\x7f\t\u2028END:VEVENT"
 )
-DEVANAGARI = "झम्सिखेलको घाम लाग्ने दुई कोठा, भान्सा र बार्दली; पानी बिहान बेलुका " * 3
+# 68 characters, 178 octets: a title (at most 120 characters) this long folds twice.
+DEVANAGARI = "झम्सिखेलको घाम लाग्ने दुई कोठा, भान्सा र बार्दली; पानी बिहान बेलुका "
 
 
 def unfold(body: str) -> list[str]:
@@ -108,7 +109,7 @@ def test_escape(raw, escaped):
 
 
 def test_long_devanagari_lines_fold_at_75_octets_without_cutting_a_character():
-    line = "DESCRIPTION:" + _escape(DEVANAGARI)
+    line = "DESCRIPTION:" + _escape(DEVANAGARI * 3)
     folded = _fold(line)
     pieces = folded.split("\r\n")
     assert len(pieces) > 5
@@ -117,6 +118,7 @@ def test_long_devanagari_lines_fold_at_75_octets_without_cutting_a_character():
         piece.encode().decode()  # each physical line is whole UTF-8 on its own
     assert all(piece.startswith(" ") for piece in pieces[1:])
     assert folded.replace("\r\n ", "") == line
+    assert _fold("SUMMARY:short") == "SUMMARY:short"
 
 
 def test_the_downloaded_file_has_every_line_within_75_octets(
