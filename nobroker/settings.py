@@ -10,6 +10,7 @@ variable switches the real backend on. Nothing here exists only in production.
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -331,6 +332,21 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True
+
+# ---------------------------------------------------------------------------
+# Maps: Leaflet is served from static/vendor/leaflet; only the tiles come from
+# elsewhere, from this URL template (empty: no map, the text location only).
+# https://leafletjs.com/reference.html#tilelayer
+# ---------------------------------------------------------------------------
+MAP_TILE_URL = env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+# The one outside origin pages load images from; the Content-Security-Policy's
+# img-src allows exactly this (and nothing when there is no tile URL).
+MAP_TILE_ORIGINS = (
+    ["{0.scheme}://{0.netloc}".format(urlsplit(MAP_TILE_URL))]
+    if urlsplit(MAP_TILE_URL).netloc
+    else []
+)
 
 # ---------------------------------------------------------------------------
 # Static files and media
