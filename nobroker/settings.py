@@ -182,6 +182,33 @@ else:
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# Read replicas (nobroker/replicas.py): the reads of web requests go to a
+# healthy replica, writes and transactions to the primary.
+# https://docs.djangoproject.com/en/6.1/topics/db/multi-db/
+DATABASE_REPLICAS = []
+for number, url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    alias = f"replica_{number}"
+    replica = {**DATABASES["default"], **dj_database_url.parse(url)}
+    replica["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {})}
+    if "pool" in replica["OPTIONS"]:
+        # A replica that is down must cost a page little: fail fast, then the
+        # primary serves the read.
+        replica["OPTIONS"]["pool"] = {**replica["OPTIONS"]["pool"], "timeout": 1}
+    replica["OPTIONS"]["connect_timeout"] = 1
+    # Tests use the primary's test database for every alias.
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[alias] = replica
+    DATABASE_REPLICAS.append(alias)
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["nobroker.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(1, "nobroker.replicas.ReplicaMiddleware")
+# Seconds a person's reads stay on the primary after they wrote.
+DATABASE_REPLICA_PIN_SECONDS = int(env("DATABASE_REPLICA_PIN_SECONDS", "5"))
+# A replica further behind than this many seconds is not read from.
+DATABASE_REPLICA_MAX_LAG = float(env("DATABASE_REPLICA_MAX_LAG", "2"))
+# Seconds between two checks of a replica's health and lag, per process.
+DATABASE_REPLICA_CHECK_SECONDS = float(env("DATABASE_REPLICA_CHECK_SECONDS", "1"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------
