@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "storages",
     "axes",
     "django_tasks_db",
+    # Project-wide commands (connection budget, backups): nobroker/management/.
+    "nobroker",
     "accounts",
     "listings",
     "visits",
@@ -182,6 +184,20 @@ else:
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# Behind PgBouncer in transaction mode (docs/capacity.md): consecutive
+# statements may reach different server connections, so nothing may outlive a
+# transaction: no server-side cursors, no prepared statements, no session
+# options at connect (set statement_timeout on the role instead). PgBouncer
+# pools, so Django keeps each connection for a minute instead of its own pool.
+DATABASE_PGBOUNCER = IS_POSTGRES and env_bool("DATABASE_PGBOUNCER")
+if DATABASE_PGBOUNCER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
+    DATABASES["default"]["OPTIONS"] = {
+        "prepare_threshold": None,
+        "connect_timeout": 5,
+    }
 
 # Read replicas (nobroker/replicas.py): the reads of web requests go to a
 # healthy replica, writes and transactions to the primary.

@@ -287,3 +287,43 @@ class Visitor:
         for cookie in list(self.cookies):
             if cookie.name == name:
                 self.cookies.clear(cookie.domain, cookie.path, cookie.name)
+
+
+class PgBouncer:
+    """Debian's pgbouncer in transaction mode in front of one cluster."""
+
+    def __init__(self, directory: Path, cluster: Cluster):
+        binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        if not os.path.exists(binary):
+            pytest.skip("pgbouncer is not installed (Debian package pgbouncer)")
+        directory.mkdir(parents=True)
+        _chown(directory)
+        self.port = free_port()
+        config = directory / "pgbouncer.ini"
+        (directory / "users.txt").write_text('"root" ""\n')
+        config.write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={cluster.port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            f"unix_socket_dir = {directory}\n"
+            "auth_type = trust\n"
+            f"auth_file = {directory / 'users.txt'}\n"
+            "pool_mode = transaction\ndefault_pool_size = 5\nmax_client_conn = 200\n"
+            f"logfile = {directory / 'pgbouncer.log'}\n"
+            f"pidfile = {directory / 'pgbouncer.pid'}\n"
+        )
+        self.log = directory / "pgbouncer.log"
+        self.pidfile = directory / "pgbouncer.pid"
+        _as_postgres([binary, "-d", str(config)])
+        deadline = time.monotonic() + 10
+        while not self.pidfile.exists():
+            assert time.monotonic() < deadline, "pgbouncer did not start"
+            time.sleep(0.1)
+
+    def url(self, database: str) -> str:
+        return f"postgres://root@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+            os.kill(int(self.pidfile.read_text().strip()), 15)
