@@ -391,6 +391,12 @@ SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Backups (manage.py backup, backup_restore_drill; docs/capacity.md).
+BACKUP_DIR = Path(env("BACKUP_DIR", str(BASE_DIR / "backups")))
+BACKUP_KEEP_DAYS = int(env("BACKUP_KEEP_DAYS", "14"))
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET")
+BACKUP_S3_PREFIX = env("BACKUP_S3_PREFIX", "backups")
+
 # ---------------------------------------------------------------------------
 # Email
 # https://docs.djangoproject.com/en/6.1/topics/email/
