@@ -13,7 +13,6 @@ from listings.tests.factories import ListingFactory
 from nobroker import backups
 
 
-
 @pytest.fixture
 def postgres_tools(settings):
     if not settings.IS_POSTGRES:
