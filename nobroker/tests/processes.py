@@ -25,16 +25,29 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 PORTS = range(9700, 9800)
 
 
-def free_port() -> int:
-    """A free loopback port, from the range kept for these tests when possible."""
-    for port in (*PORTS, 0):
-        with socket.socket() as sock:
+def free_ports(count: int) -> list[int]:
+    """Free loopback ports, from the range kept for these tests when possible."""
+    held, ports = [], []
+    try:
+        for port in (*PORTS, *[0] * count):
+            if len(ports) == count:
+                break
+            sock = socket.socket()
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
+                sock.close()
                 continue
-            return sock.getsockname()[1]
-    raise RuntimeError("no free port on 127.0.0.1")
+            held.append(sock)
+            ports.append(sock.getsockname()[1])
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 def postgres_bin(name: str) -> str:
