@@ -83,13 +83,16 @@ INSTALLED_APPS = [
     "storages",
     "axes",
     "django_tasks_db",
-    # Project-wide commands (connection budget, backups): nobroker/management/.
     "nobroker",
     "accounts",
     "listings",
     "visits",
     "messaging",
     "ads",
+    # Numbers: the public rent index and the staff business dashboard.
+    "rentindex",
+    "business",
+    "searches",
 ]
 
 MIDDLEWARE = [
@@ -103,9 +106,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a logged-in person's saved language (nobroker/i18n.py).
+    "nobroker.i18n.UserLanguageMiddleware",
+    "nobroker.i18n.NepaliInputMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_ratelimit.middleware.RatelimitMiddleware",
+    # Every write's rate limit, from the table in nobroker/ratelimits.py.
+    "nobroker.ratelimits.RateLimitMiddleware",
     # Last, so it sees the result of authentication: https://django-axes.readthedocs.io/
     "axes.middleware.AxesMiddleware",
 ]
@@ -131,6 +138,8 @@ TEMPLATES = [
                 "nobroker.context_processors.site",
                 "messaging.context_processors.unread_messages",
             ],
+            # BS dates and Nepali digits in every template (nobroker/i18n.py).
+            "builtins": ["nobroker.template_filters"],
         },
     },
 ]
@@ -310,8 +319,15 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Failed logins: https://django-axes.readthedocs.io/en/latest/4_configuration.html
-AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+# Failed password checks (login, password change, account deletion):
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# An account locks after LOGIN_FAILURE_LIMIT failures from any address; an
+# address, shared by many people behind a mobile operator, only after
+# LOGIN_IP_FAILURE_LIMIT (see accounts/lockout.py).
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_IP_FAILURE_LIMIT = int(env("LOGIN_IP_FAILURE_LIMIT", "100"))
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = float(env("LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
@@ -319,29 +335,40 @@ AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
 AXES_LOCKOUT_TEMPLATE = "429.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = int(env("PROXY_COUNT", "0")) or None
+# Proxies in front of the site (nginx: 1) whose X-Forwarded-For entry is trusted;
+# the client address is the entry the outermost one added (nobroker/ratelimits.py).
+PROXY_COUNT = int(env("PROXY_COUNT", "0"))
+# Lockouts see the same client address as rate limits and counting.
+AXES_CLIENT_IP_CALLABLE = "nobroker.ratelimits.request_address"
 AXES_VERBOSE = False
 
-RATELIMIT_VIEW = "nobroker.views.ratelimited"
-RATELIMIT_USE_CACHE = "default"
-# The fail-open setting keeps pages up when Redis is down: limits pause, pages work.
-RATELIMIT_FAIL_OPEN = True
-SILENCED_SYSTEM_CHECKS = [
-    # django-ratelimit wants a shared cache; local memory is the embedded default.
-    "django_ratelimit.E003",
-    "django_ratelimit.W001",
-]
+SILENCED_SYSTEM_CHECKS = []
 if not IS_POSTGRES:
     # The search indexes carry extra columns on PostgreSQL (INCLUDE); other
     # databases build them without, which is all this warning says.
     SILENCED_SYSTEM_CHECKS.append("models.W040")
 
 # ---------------------------------------------------------------------------
+# Counting (views, impressions): nobroker/counting.py
+# ---------------------------------------------------------------------------
+# Off: nothing is counted (an operator's switch; the benchmark's baseline).
+COUNTING_ENABLED = env_bool("COUNTING_ENABLED", True)
+# Without Redis, each web process flushes its own counts this often (seconds);
+# 0 turns that off (tests flush by hand).
+COUNTING_LOCAL_FLUSH_SECONDS = float(
+    env("COUNTING_LOCAL_FLUSH_SECONDS", "0" if TESTING else "30")
+)
+
+# ---------------------------------------------------------------------------
 # Internationalisation
 # ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# No language prefix in URLs: a shared link opens the same page in the reader's
+# language, chosen with the switch in the header and footer (nobroker/i18n.py).
 LANGUAGES = [("en", _("English")), ("ne", _("Nepali"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True

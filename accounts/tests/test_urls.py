@@ -28,7 +28,7 @@ ARGS = {
     "verify_email": ["OTk5OTk5", "bad-token"],
     "password_reset_confirm": ["MQ", "bad-token"],
 }
-SITE = {"home": 200, "healthz": 200}
+SITE = {"home": 200, "healthz": 200, "set_language": 405}
 
 
 def test_every_accounts_url_is_classified():
