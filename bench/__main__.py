@@ -3,7 +3,15 @@
 import importlib
 import sys
 
-BENCHMARKS = ["listings", "chat", "counting", "numbers", "searches", "accounts"]
+BENCHMARKS = [
+    "listings",
+    "chat",
+    "counting",
+    "numbers",
+    "searches",
+    "accounts",
+    "layout",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,7 @@ worker_class = "sync"
 graceful_timeout = 30
 timeout = 30
 # Workers are replaced now and then, so slow growth of memory cannot pile up.
-max_requests = 20000
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = 2000
 # nginx on this machine is the only proxy whose X-Forwarded-* headers count.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

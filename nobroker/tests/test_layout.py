@@ -12,6 +12,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,7 +26,7 @@ from conftest import _database_url_for_child
 from deploy.layout import Layout, render
 from messaging.models import Conversation
 from messaging.tests.factories import ListingFactory
-from nobroker.tests.processes import free_ports, scratch_folder
+from nobroker.tests.processes import free_ports, manage, scratch_folder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -264,3 +265,69 @@ def test_tenant_and_owner_chat_live_through_nginx(
     # Arrives live over the websocket, through nginx.
     expect(tenant_page.get_by_text("Yes, from the first of Magh.")).to_be_visible()
     assert conversation.messages.count() == 2
+
+
+def _locust(layout, tmp_path, host: str, accounts: list[str]):
+    from listings.models import Listing
+
+    data = {
+        "accounts": accounts,
+        "password": LOADKIT_PASSWORD,
+        "localities": [ListingFactory().locality.slug],
+        "listings": [listing.get_absolute_url() for listing in Listing.objects.all()],
+    }
+    (tmp_path / "loadkit.json").write_text(json.dumps(data))
+    return subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).with_name("locust")), "-f", "bench/locustfile.py"]
+        + ["--headless", "-u", "4", "-r", "4", "--run-time", "8s", "--host", host]
+        + ["--csv", str(tmp_path / "kit"), "--only-summary", "--stop-timeout", "5"],
+        cwd=settings.BASE_DIR,
+        env={
+            **os.environ,
+            "LOADKIT_DATA": str(tmp_path / "loadkit.json"),
+            "LOADKIT_WAIT_MIN": "0.05",
+            "LOADKIT_WAIT_MAX": "0.2",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+LOADKIT_PASSWORD = "loadkit-Password-2026"
+
+
+def test_the_load_kit_runs_its_mix_through_the_layout_without_failures(
+    layout, tmp_path, owner
+):
+    if not shutil.which("locust", path=str(Path(sys.executable).parent)):
+        pytest.skip("locust is not installed (requirements-dev.txt)")
+    ListingFactory.create_batch(3, owner=owner)
+    # Made by the layout's own settings, so its password hasher checks it.
+    manage(
+        "shell",
+        "-c",
+        "from accounts.models import User; "
+        "User.objects.create_user(email='kit@loadkit.example', "
+        f"password='{LOADKIT_PASSWORD}', full_name='Load Kit', role='tenant', "
+        "email_verified=True)",
+        env=layout.env,
+    )
+    result = _locust(layout, tmp_path, layout.url, ["kit@loadkit.example"])
+    rows = {
+        row.split(",")[1].strip('"'): row.split(",")
+        for row in (tmp_path / "kit_stats.csv").read_text().splitlines()[1:]
+    }
+    assert "/rent/?locality&type&rent" in rows and "/rent/<id>/<slug>/" in rows
+    assert "/accounts/login/ (POST)" in rows
+    total = rows["Aggregated"]
+    assert int(total[2]) > 20, result.stderr[-2000:]
+    assert int(total[3]) == 0, (tmp_path / "kit_failures.csv").read_text()
+
+
+def test_the_load_kit_refuses_a_host_that_is_not_loopback(layout, tmp_path):
+    if not shutil.which("locust", path=str(Path(sys.executable).parent)):
+        pytest.skip("locust is not installed (requirements-dev.txt)")
+    result = _locust(layout, tmp_path, "https://nobroker.example.com", [])
+    assert result.returncode != 0
+    assert "loopback only" in result.stdout + result.stderr
