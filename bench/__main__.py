@@ -11,6 +11,7 @@ BENCHMARKS = [
     "searches",
     "accounts",
     "hangup",
+    "layout",
 ]
 
 
