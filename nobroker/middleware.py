@@ -46,3 +46,21 @@ class ServerTimingMiddleware:
             f"total;dur={total:.2f}"
         )
         return response
+
+
+class PermissionsPolicyMiddleware:
+    """
+    Sends Permissions-Policy (no camera, microphone, location and the like for
+    any frame) and Cross-Origin-Resource-Policy on every response; Django's
+    SecurityMiddleware sends the other security headers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.policy = settings.PERMISSIONS_POLICY
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", self.policy)
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        return response
