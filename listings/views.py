@@ -20,6 +20,7 @@ from listings.search import (
     nearby_locality_ids,
     run_search,
 )
+from nobroker import metrics
 
 SIMILAR_COUNT = 4
 
@@ -63,7 +64,7 @@ def search(request):
 def _detail_bundle(pk: int) -> dict | None:
     """The listing, its photos and similar listings nearby, cached while unchanged."""
     key = listing_cache.detail_key(pk)
-    bundle = cache.get(key)
+    bundle = metrics.cache_get("listing_page", key)
     if bundle is not None:
         return bundle
     listing = Listing.objects.select_related("locality", "owner").filter(pk=pk).first()

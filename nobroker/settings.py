@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from nobroker.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -71,6 +73,7 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
+    "nobroker",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -92,7 +95,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so its time covers every other middleware.
+    # First, so its request id and time cover every other middleware.
+    "nobroker.logs.RequestLogMiddleware",
+    "nobroker.metrics.MetricsMiddleware",
     "nobroker.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -232,7 +237,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Sessions are written through to the database, so a cache outage logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# (nobroker.sessions is Django's cached_db with its cache lookups counted.)
+SESSION_ENGINE = "nobroker.sessions"
 
 # ---------------------------------------------------------------------------
 # Background tasks (Django's tasks framework)
@@ -454,26 +460,13 @@ if SENTRY_DSN:
         environment=env("SENTRY_ENVIRONMENT", "production"),
     )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    },
-    "filters": {"one_line": {"()": "nobroker.logfilters.OneLine"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "console_one_line": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["one_line"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "django_redis": {"handlers": ["console_one_line"], "propagate": False},
-    },
-}
+# Prometheus metrics at /metrics (nobroker/metrics.py), answered only with
+# this bearer token or from these networks (comma-separated CIDRs); 404 otherwise.
+# Several processes: PROMETHEUS_MULTIPROC_DIR (read by prometheus-client).
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
+
+# One JSON object per line (LOG_FORMAT=json, the default without debug or
+# LOCAL_HTTP) or readable console lines: nobroker/logs.py.
+LOG_FORMAT = env("LOG_FORMAT", "console" if DEBUG or LOCAL_HTTP or TESTING else "json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", "INFO"))

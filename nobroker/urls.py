@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from nobroker import csp, views
+from nobroker import csp, metrics, views
 
 admin.site.site_header = "No Broker Kathmandu staff"
 admin.site.site_title = "No Broker Kathmandu staff"
@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("csp-report", csp.csp_report, name="csp_report"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("rent/", include("listings.urls")),
     path("visits/", include("visits.urls")),
