@@ -50,6 +50,18 @@ EXTRA_FIELDS = (
 )
 
 
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# Nepali mobile numbers, with or without +977 and separators.
+PHONE = re.compile(r"(\+?977[\s-]?)?9[678]\d[\s-]?\d{3}[\s-]?\d{4}")
+
+
+def scrub(text):
+    """Masks email addresses and mobile numbers that slipped into a text."""
+    if not isinstance(text, str):
+        return text
+    return PHONE.sub("[phone]", EMAIL.sub("[email]", text))
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -62,7 +74,7 @@ def request_id_from(header_value: str | None) -> str:
     return new_request_id()
 
 
-def _current_user_id() -> int | None:
+def current_user_id() -> int | None:
     """The signed-in user's id, if this request already looked the user up."""
     found = user_id_var.get()
     if found is not None:
@@ -81,7 +93,7 @@ class ContextFilter(logging.Filter):
         if not getattr(record, "request_id", None):
             record.request_id = request_id_var.get()
         if getattr(record, "user_id", None) is None:
-            record.user_id = _current_user_id()
+            record.user_id = current_user_id()
         if not getattr(record, "view", None):
             record.view = view_var.get()
         return True
@@ -97,7 +109,7 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub(record.getMessage()),
             "request_id": getattr(record, "request_id", "") or None,
             "user_id": getattr(record, "user_id", None),
             "view": getattr(record, "view", "") or None,
@@ -107,7 +119,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 entry[name] = value
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+            entry["error"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 

@@ -450,14 +450,21 @@ if LOCAL_HTTP:
 # Error reporting and logging
 # ---------------------------------------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN")
+# https://docs.sentry.io/platforms/python/integrations/django/
+# nobroker/errors.py: release and environment on every event, personal data
+# removed, database outages grouped as one issue.
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", "production")
+# The commit being run: SENTRY_RELEASE, or the checkout's git commit.
+SENTRY_RELEASE = env("SENTRY_RELEASE")
 if SENTRY_DSN:
-    import sentry_sdk
+    from nobroker.errors import git_commit, sentry_init
 
-    sentry_sdk.init(
+    SENTRY_RELEASE = SENTRY_RELEASE or git_commit(BASE_DIR)
+    sentry_init(
         dsn=SENTRY_DSN,
-        send_default_pii=False,
-        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
-        environment=env("SENTRY_ENVIRONMENT", "production"),
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
     )
 
 # Prometheus metrics at /metrics (nobroker/metrics.py), answered only with
