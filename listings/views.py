@@ -188,6 +188,14 @@ def listing_photos(request, pk):
                 added += 1
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+        except services.StorageUnavailable:
+            messages.error(
+                request,
+                _(
+                    "Photo storage is not answering right now, so this photo was "
+                    "not saved. Nothing else changed: try again in a few minutes."
+                ),
+            )
         if added:
             messages.success(
                 request,

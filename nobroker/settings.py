@@ -323,6 +323,8 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as BotoConfig
+
     AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL") or None
     AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME") or None
     AWS_S3_CUSTOM_DOMAIN = env("AWS_S3_CUSTOM_DOMAIN") or None
@@ -335,6 +337,14 @@ if AWS_STORAGE_BUCKET_NAME:
             "object_parameters": {
                 "CacheControl": "public, max-age=31536000, immutable"
             },
+            # An unreachable S3 fails an upload within seconds (the page says
+            # so) instead of holding the request through minutes of retries.
+            "client_config": BotoConfig(
+                connect_timeout=2,
+                read_timeout=5,
+                retries={"max_attempts": 1, "mode": "standard"},
+                signature_version="s3v4",
+            ),
         },
     }
 else:
