@@ -1,3 +1,5 @@
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -36,14 +38,37 @@ def user_sign_up(
 
 
 def user_verify_email(*, user: User, token: str) -> bool:
-    """Marks the email verified when the token is valid; returns whether it was."""
-    if user.email_verified:
-        return True
+    """
+    Marks the email verified when the token is valid; returns whether it was.
+    The token is checked first: an account's state (verified or not) is never
+    told to someone holding a made-up link.
+    """
     if not email_verification_token.check_token(user, token):
         return False
-    user.email_verified = True
-    user.save(update_fields=["email_verified"])
+    if not user.email_verified:
+        user.email_verified = True
+        user.save(update_fields=["email_verified"])
     return True
+
+
+def user_send_password_reset(*, email: str) -> int:
+    """
+    Emails a link to choose a new password to each active account with this
+    address (none when there is no such account); returns how many were sent.
+    Runs in the worker (`send_password_reset`), after the page has answered.
+    """
+    users = list(PasswordResetForm().get_users(email))
+    for user in users:
+        send_templated_email(
+            to=user.email,
+            template="accounts/emails/password_reset",
+            context={
+                "user": user,
+                "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        )
+    return len(users)
 
 
 @transaction.atomic

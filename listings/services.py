@@ -5,15 +5,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.emails import send_templated_email
 from accounts.models import User
 from listings.cache import bump_version
-from listings.models import Listing, ListingPhoto, ListingReport, Shortlist
+from listings.models import (
+    Listing,
+    ListingPhoto,
+    ListingRent,
+    ListingReport,
+    Shortlist,
+)
 from listings.photos import MAX_PHOTOS, EncodedPhoto, encode_photo
+from listings.stats import count_event
 
 LISTING_LIFETIME = timedelta(days=60)
 REMINDER_BEFORE = timedelta(days=7)
@@ -44,6 +51,8 @@ def _publish(listing: Listing) -> None:
             "updated_at",
         ]
     )
+    # Each time the place goes on the site is one rent for the rent index.
+    ListingRent.objects.create(listing=listing, rent=listing.rent, at=now)
 
 
 def owner_publishes_directly(owner: User) -> bool:
@@ -107,6 +116,8 @@ def listing_update(*, listing: Listing, form) -> Listing:
     ):
         listing.status = Listing.Status.PENDING
     listing.save()
+    if "rent" in form.changed_data and listing.is_published:
+        ListingRent.objects.create(listing=listing, rent=listing.rent)
     return listing
 
 
@@ -165,6 +176,7 @@ def listing_mark_rented(*, listing: Listing) -> Listing:
     listing.status = Listing.Status.RENTED
     listing.expires_at = None
     listing.save(update_fields=["status", "expires_at", "updated_at"])
+    count_event("rented", listing.pk)
     return listing
 
 
@@ -205,13 +217,6 @@ def listing_delete(*, listing: Listing) -> None:
             storage.delete(name)
 
     transaction.on_commit(_remove_files)
-
-
-def listing_record_view(*, listing: Listing, viewer) -> None:
-    """Counts a visit to the page by anyone but the owner (no cache bump)."""
-    if viewer.is_authenticated and viewer.pk == listing.owner_id:
-        return
-    Listing.objects.filter(pk=listing.pk).update(view_count=F("view_count") + 1)
 
 
 @transaction.atomic
@@ -353,7 +358,9 @@ def shortlist_toggle(*, user: User, listing: Listing) -> bool:
     deleted, _rows = Shortlist.objects.filter(user=user, listing=listing).delete()
     if deleted:
         return False
-    Shortlist.objects.get_or_create(user=user, listing=listing)
+    _entry, created = Shortlist.objects.get_or_create(user=user, listing=listing)
+    if created:
+        count_event("shortlist", listing.pk)
     return True
 
 

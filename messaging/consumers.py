@@ -3,6 +3,7 @@ import time
 from collections import deque
 from urllib.parse import parse_qs
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,6 +18,7 @@ from messaging.services import (
     user_group,
 )
 from nobroker import ratelimits
+from nobroker.channel_layers import channel_end
 
 # Close codes the page understands: it stops reconnecting on these.
 CLOSE_NOT_ALLOWED = 4403
@@ -81,6 +83,18 @@ def unread_payload(event: dict) -> dict:
 class SessionSocketMixin:
     """Both sockets close when their session logs out."""
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except Disconnected:
+            # The socket closed while an event for it was being sent: the
+            # socket is gone, which is what its closing would do anyway.
+            pass
+        finally:
+            # However the socket ended, nothing of it stays subscribed.
+            if getattr(self, "channel_name", None):
+                await channel_end(self.channel_layer, self.channel_name, self.groups)
+
     async def dispatch(self, message):
         """
         Handles an event directly. Channels' own `dispatch` first closes stale
@@ -129,8 +143,9 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # Client ids of the messages this socket sent lately.
         self.answered = deque(maxlen=20)
         self.last_typing = 0.0
-        self.joined = [conversation_group(pk), user_group(self.user.pk)]
-        for group in self.joined:
+        # Channels leaves every group in `self.groups` when the socket closes.
+        self.groups = [conversation_group(pk), user_group(self.user.pk)]
+        for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         # Joined the group first, then read the gap: a message sent in between
@@ -141,8 +156,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "message", "message": message})
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        pass  # Channels has left the groups in `self.groups` already.
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -239,13 +253,12 @@ class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         if not user.is_authenticated:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
-        self.joined = [user_group(user.pk)]
-        await self.channel_layer.group_add(self.joined[0], self.channel_name)
+        self.groups = [user_group(user.pk)]
+        await self.channel_layer.group_add(self.groups[0], self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        pass  # Channels has left the groups in `self.groups` already.
 
     async def receive_json(self, content, **kwargs):
         # The page only listens on this socket.

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.emails import send_templated_email
+from listings.stats import count_event
 from messaging.models import (
     MESSAGE_MAX_LENGTH,
     Block,
@@ -146,9 +147,11 @@ def conversation_start(*, listing, tenant) -> Conversation:
         )
     if Block.between(tenant.pk, listing.owner_id):
         raise MessagingError("blocked", _("You cannot message this owner."))
-    conversation, _created = Conversation.objects.get_or_create(
+    conversation, created = Conversation.objects.get_or_create(
         listing=listing, tenant=tenant, owner_id=listing.owner_id
     )
+    if created:
+        count_event("contact", listing.pk)
     return conversation
 
 

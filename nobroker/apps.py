@@ -2,7 +2,10 @@ from django.apps import AppConfig
 
 
 class NobrokerConfig(AppConfig):
-    """The project's own wiring: signals for logs and metrics."""
+    """
+    The project package as an app: the shared counting machinery's table and
+    command, and the signals that carry request ids into tasks.
+    """
 
     name = "nobroker"
     verbose_name = "No Broker Kathmandu"

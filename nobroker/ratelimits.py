@@ -105,6 +105,9 @@ LIMITS: dict[str, Limit] = {
     "messaging:block": Limit(user="30/h", address="600/h"),
     "messaging:unblock": Limit(user="30/h", address="600/h"),
     "messaging:report": Limit(user="10/h", address="300/h"),
+    # --- numbers ------------------------------------------------------------
+    # The public CSV is cached, but a download loop still costs bandwidth.
+    "rentindex:csv": Limit(address="600/h", methods=GET),
     # --- the site -----------------------------------------------------------
     "csp_report": Limit(address="60/m"),
     "admin:login": Limit(address="300/h"),
@@ -132,6 +135,10 @@ NOT_LIMITED: set[str] = {
     "messaging:unread",
     "messaging:since",
     "messaging:before",
+    "listings:performance",
+    "rentindex:index",
+    "business:dashboard",
+    "business:csv",
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

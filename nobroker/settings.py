@@ -73,7 +73,6 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
-    "nobroker",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -87,11 +86,16 @@ INSTALLED_APPS = [
     "storages",
     "axes",
     "django_tasks_db",
+    "nobroker",
     "accounts",
     "listings",
     "visits",
     "messaging",
     "ads",
+    # Numbers: the public rent index and the staff business dashboard.
+    "rentindex",
+    "business",
+    "searches",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +115,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a logged-in person's saved language (nobroker/i18n.py).
+    "nobroker.i18n.UserLanguageMiddleware",
+    "nobroker.i18n.NepaliInputMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every write's rate limit, from the table in nobroker/ratelimits.py.
@@ -141,6 +148,8 @@ TEMPLATES = [
                 "nobroker.context_processors.site",
                 "messaging.context_processors.unread_messages",
             ],
+            # BS dates and Nepali digits in every template (nobroker/i18n.py).
+            "builtins": ["nobroker.template_filters"],
         },
     },
 ]
@@ -280,8 +289,15 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Failed logins: https://django-axes.readthedocs.io/en/latest/4_configuration.html
-AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+# Failed password checks (login, password change, account deletion):
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# An account locks after LOGIN_FAILURE_LIMIT failures from any address; an
+# address, shared by many people behind a mobile operator, only after
+# LOGIN_IP_FAILURE_LIMIT (see accounts/lockout.py).
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_IP_FAILURE_LIMIT = int(env("LOGIN_IP_FAILURE_LIMIT", "100"))
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = float(env("LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
@@ -292,7 +308,8 @@ AXES_RESET_ON_SUCCESS = True
 # Proxies in front of the site (nginx: 1) whose X-Forwarded-For entry is trusted;
 # the client address is the entry the outermost one added (nobroker/ratelimits.py).
 PROXY_COUNT = int(env("PROXY_COUNT", "0"))
-AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
+# Lockouts see the same client address as rate limits and counting.
+AXES_CLIENT_IP_CALLABLE = "nobroker.ratelimits.request_address"
 AXES_VERBOSE = False
 
 SILENCED_SYSTEM_CHECKS = []
@@ -302,11 +319,26 @@ if not IS_POSTGRES:
     SILENCED_SYSTEM_CHECKS.append("models.W040")
 
 # ---------------------------------------------------------------------------
+# Counting (views, impressions): nobroker/counting.py
+# ---------------------------------------------------------------------------
+# Off: nothing is counted (an operator's switch; the benchmark's baseline).
+COUNTING_ENABLED = env_bool("COUNTING_ENABLED", True)
+# Without Redis, each web process flushes its own counts this often (seconds);
+# 0 turns that off (tests flush by hand).
+COUNTING_LOCAL_FLUSH_SECONDS = float(
+    env("COUNTING_LOCAL_FLUSH_SECONDS", "0" if TESTING else "30")
+)
+
+# ---------------------------------------------------------------------------
 # Internationalisation
 # ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# No language prefix in URLs: a shared link opens the same page in the reader's
+# language, chosen with the switch in the header and footer (nobroker/i18n.py).
 LANGUAGES = [("en", _("English")), ("ne", _("Nepali"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True

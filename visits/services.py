@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Notification, User
 from accounts.notifications import notification_send
 from listings.models import Listing
+from listings.stats import count_event
 from visits.models import (
     Availability,
     Slot,
@@ -369,6 +370,7 @@ def visit_request(
             )
             % {"name": tenant.first_name, "title": listing.title, "when": when},
         )
+    count_event("visit_request", listing.pk)
     return visit
 
 
@@ -560,6 +562,7 @@ def visit_record_outcome(*, visit: Visit, owner: User, outcome: str) -> Visit:
     _record(visit, actor=owner, kind=kind)
     if outcome == Visit.Status.DONE:
         _ask_for_feedback(visit)
+        count_event("visit_done", visit.listing_id)
     return visit
 
 

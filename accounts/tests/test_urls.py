@@ -29,7 +29,13 @@ ARGS = {
     "password_reset_confirm": ["MQ", "bad-token"],
 }
 # csp_report takes POSTs from browsers only; metrics answers its scraper only.
-SITE = {"home": 200, "healthz": 200, "csp_report": 405, "metrics": 404}
+SITE = {
+    "home": 200,
+    "healthz": 200,
+    "set_language": 405,
+    "csp_report": 405,
+    "metrics": 404,
+}
 
 
 def test_every_accounts_url_is_classified():

@@ -355,10 +355,14 @@ def test_html_in_title_and_description_is_shown_as_text(client):
 
 
 def test_detail_counts_views_but_not_the_owners(client, owner):
+    from nobroker import counting
+
     listing = ListingFactory(owner=owner)
-    client.get(listing.get_absolute_url())
+    browser = {"HTTP_USER_AGENT": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0"}
+    client.get(listing.get_absolute_url(), **browser)
     client.force_login(owner)
-    client.get(listing.get_absolute_url())
+    client.get(listing.get_absolute_url(), **browser)
+    counting.flush()
     listing.refresh_from_db()
     assert listing.view_count == 1
 

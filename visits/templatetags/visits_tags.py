@@ -1,5 +1,6 @@
 from django import template
 
+from nobroker import bsdate
 from visits import services
 from visits.models import Visit
 
@@ -8,10 +9,11 @@ register = template.Library()
 
 @register.filter
 def visit_time(value):
-    """A visit time the local way: 'Sat, 6 Dec · 10:30 AM' (Nepal time)."""
+    """A visit time the local way: 'Sat, 6 Dec · 10:30 AM' (Nepal time), with
+    its BS date beside it."""
     if not value:
         return ""
-    return services.format_visit_time(value)
+    return bsdate.format_both(value, services.VISIT_TIME_FORMAT, with_year=False)
 
 
 @register.inclusion_tag("visits/includes/visit_panel.html")

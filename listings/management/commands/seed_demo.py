@@ -1,10 +1,11 @@
 import datetime as dt
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
-from listings.demo import seed_listings
+from listings.demo import seed_history, seed_listings
 
 DEMO_PASSWORD = "kathmandu123"  # noqa: S105 - published demo login
 DEMO_USERS = [
@@ -24,6 +25,7 @@ DEMO_OWNERS = [
     ("owner8@demo.np", "Nirmala Thapa", "+9779841000009"),
 ]
 DEMO_LISTINGS = 200
+HISTORY_DAYS = 90
 
 
 class Command(BaseCommand):
@@ -70,6 +72,16 @@ class Command(BaseCommand):
         hours = seed_visiting_hours(owners)
         if hours:
             self.stdout.write(f"Demo visiting hours: set on {hours} listings.")
+        history = seed_history(days=HISTORY_DAYS)
+        if history:
+            # The nightly rollups, so the charts, the dashboard and the rent
+            # index show the history at once.
+            call_command("listings_rollup", days=HISTORY_DAYS, stdout=self.stdout)
+            call_command("business_rollup", days=HISTORY_DAYS, stdout=self.stdout)
+            call_command("rent_index_build", stdout=self.stdout)
+            self.stdout.write(
+                f"Demo history: {HISTORY_DAYS} days on {history} listings."
+            )
 
 
 def seed_visiting_hours(owners) -> int:
