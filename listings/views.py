@@ -20,9 +20,9 @@ from listings.search import (
     nearby_locality_ids,
     run_search,
 )
+from nobroker import metrics
 from nobroker.charts import day_label, line_chart
 from nobroker.redirects import redirect_next
-from nobroker import metrics
 
 SIMILAR_COUNT = 4
 
