@@ -109,13 +109,13 @@ LIMITS: dict[str, Limit] = {
     # The public CSV is cached, but a download loop still costs bandwidth.
     "rentindex:csv": Limit(address="600/h", methods=GET),
     # --- saved searches -----------------------------------------------------
-    "searches:create": Limit(user="30/h", address="1000/h"),
+    "searches:create": Limit(user="30/h", address="600/h"),
     "searches:edit": Limit(user="120/h", address="2000/h"),
     "searches:delete": Limit(user="120/h", address="2000/h"),
-    # A signed link from an email, answered without logging in.
-    "searches:unsubscribe": Limit(address="300/h"),
+    # A signed link from an email: GET turns alerts off, POST back on.
+    "searches:unsubscribe": Limit(address="300/h", methods=frozenset({"GET", "POST"})),
     # --- the site -----------------------------------------------------------
-    "set_language": Limit(user="120/h", address="5000/h"),
+    "set_language": Limit(user="120/h", address="3000/h"),
     "csp_report": Limit(address="60/m"),
     "admin:login": Limit(address="300/h"),
 }
@@ -124,6 +124,7 @@ LIMITS: dict[str, Limit] = {
 DEFAULT = Limit(user="600/h", address="6000/h")
 
 NOT_LIMITED: set[str] = {
+    "searches:list",
     "home",
     "healthz",
     "readyz",
@@ -142,7 +143,6 @@ NOT_LIMITED: set[str] = {
     "messaging:unread",
     "messaging:since",
     "messaging:before",
-    "searches:list",
     "listings:performance",
     "rentindex:index",
     "business:dashboard",
