@@ -294,6 +294,19 @@ if not IS_POSTGRES:
     SILENCED_SYSTEM_CHECKS.append("models.W040")
 
 # ---------------------------------------------------------------------------
+# Ads (ads/README.md)
+# ---------------------------------------------------------------------------
+# Off serves no ad and no boost anywhere (pages render as without ads).
+ADS_ENABLED = env_bool("ADS_ENABLED", True)
+# The site's PAN, printed on advertisers' receipts.
+SITE_PAN = env("SITE_PAN")
+# An advertiser is emailed once when the balance falls below this (rupees).
+ADS_LOW_BALANCE = int(float(env("ADS_LOW_BALANCE_NPR", "1000")) * 100)
+# Without Redis (the embedded default) the web process flushes the ads' counts
+# itself every minute; with Redis a scheduler runs `manage.py ads_tick`.
+ADS_LOCAL_TICKER = env_bool("ADS_LOCAL_TICKER", not REDIS_URL and not TESTING)
+
+# ---------------------------------------------------------------------------
 # Internationalisation
 # ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

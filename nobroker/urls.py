@@ -17,6 +17,7 @@ urlpatterns = [
     path("visits/", include("visits.urls")),
     path("messages/", include("messaging.urls")),
     path("admin/", admin.site.urls),
+    path("", include("ads.urls")),
 ]
 
 if settings.SERVE_MEDIA:

@@ -70,6 +70,9 @@ class Command(BaseCommand):
         hours = seed_visiting_hours(owners)
         if hours:
             self.stdout.write(f"Demo visiting hours: set on {hours} listings.")
+        from ads.demo import seed_ads
+
+        self.stdout.write(seed_ads(owner=owners[0] if owners else None))
 
 
 def seed_visiting_hours(owners) -> int:
