@@ -7,7 +7,6 @@ from django.urls import reverse_lazy
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from accounts import services
 from accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignUpForm
@@ -15,7 +14,6 @@ from accounts.models import Notification, User
 from accounts.notifications import notifications_mark_read
 
 
-@ratelimit(key="ip", rate="10/h", method="POST", block=True)
 def sign_up(request):
     if request.user.is_authenticated:
         return redirect("home")
@@ -55,7 +53,6 @@ def verify_email(request, uidb64, token):
 
 @login_required
 @require_POST
-@ratelimit(key="user", rate="5/h", method="POST", block=True)
 def resend_verification(request):
     if request.user.email_verified:
         messages.info(request, _("Your email is already verified."))

@@ -480,14 +480,3 @@ COUNT_FIELDS = (
     "spend_milli",
 )
 FILTERED_FIELDS = tuple(f for f in COUNT_FIELDS if f.startswith("filtered_"))
-
-
-class FlushBatch(models.Model):
-    """A batch of counts moved from Redis: recorded so it is applied once."""
-
-    batch_id = models.CharField(max_length=64, unique=True)
-    rows = models.PositiveIntegerField(default=0)
-    flushed_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self):
-        return self.batch_id

@@ -3,15 +3,14 @@
 import io
 import logging
 import math
-import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,14 +26,13 @@ from ads.models import (
     Campaign,
     Creative,
     DailyStat,
-    FlushBatch,
     LedgerEntry,
     creative_upload_to,
 )
 from ads.placements import IMAGE_SIZES
-from ads.store import StoreDown, get_store
 from listings.models import Listing
 from listings.photos import encode_photo
+from nobroker import counting
 
 logger = logging.getLogger(__name__)
 
@@ -510,49 +508,44 @@ def boosts_settle(*, now: datetime | None = None) -> int:
     return ended
 
 
-# --- Counting: from the store into daily rows ---------------------------------------
+# --- Counting: the shared machinery's flush lands here ------------------------------
 
 
-def _parse(batch: dict[str, int]) -> dict[tuple, dict[str, int]]:
-    rows: dict[tuple, dict[str, int]] = defaultdict(dict)
-    for name, value in batch.items():
-        try:
-            day, campaign_id, creative_id, placement, metric = name.split("|")
-        except ValueError:
-            continue
-        if metric not in COUNT_FIELDS:
-            continue
-        key = (day, int(campaign_id), int(creative_id), placement)
-        rows[key][metric] = rows[key].get(metric, 0) + int(value)
-    return rows
-
-
-@transaction.atomic
-def stats_apply_batch(*, batch_id: str, batch: dict[str, int]) -> bool:
-    """
-    Adds one batch of counts to the daily rows and bills its spend, exactly
-    once: the batch's id is recorded in the same transaction, so a second
-    attempt (a retry, or a flush running twice at once) changes nothing.
-    """
+def _parse_key(key: str) -> tuple[int, int, str, str] | None:
+    parts = key.split(":")
     try:
-        with transaction.atomic():
-            FlushBatch.objects.create(batch_id=batch_id, rows=len(batch))
-    except IntegrityError:
-        return False
-    rows = _parse(batch)
+        campaign_id, creative_id = int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return None
+    placement = parts[2] if len(parts) > 2 else ""
+    counter = parts[3] if len(parts) > 3 else "spend_milli"
+    if counter not in COUNT_FIELDS:
+        return None
+    return campaign_id, creative_id, placement, counter
+
+
+def _add_to_rows(day: date, counts: dict[str, int]) -> dict[int, Campaign]:
+    """Adds flushed counts to the day's rows; returns the campaigns touched."""
+    rows: dict[tuple, dict[str, int]] = defaultdict(dict)
+    for key, amount in counts.items():
+        parsed = _parse_key(key)
+        if parsed is None or amount <= 0:
+            continue
+        campaign_id, creative_id, placement, counter = parsed
+        row = rows[(campaign_id, creative_id, placement)]
+        row[counter] = row.get(counter, 0) + amount
     campaigns = {
         c.pk: c
-        for c in Campaign.objects.filter(pk__in={k[1] for k in rows}).select_related(
+        for c in Campaign.objects.filter(pk__in={k[0] for k in rows}).select_related(
             "advertiser"
         )
     }
     creatives = set(
-        Creative.objects.filter(pk__in={k[2] for k in rows}).values_list(
+        Creative.objects.filter(pk__in={k[1] for k in rows}).values_list(
             "pk", flat=True
         )
     )
-    spent: dict[tuple, int] = defaultdict(int)
-    for (day, campaign_id, creative_id, placement), counts in rows.items():
+    for (campaign_id, creative_id, placement), values in rows.items():
         if campaign_id not in campaigns:
             continue
         stat, _created = DailyStat.objects.get_or_create(
@@ -562,21 +555,32 @@ def stats_apply_batch(*, batch_id: str, batch: dict[str, int]) -> bool:
             placement=placement,
         )
         DailyStat.objects.filter(pk=stat.pk).update(
-            **{name: F(name) + n for name, n in counts.items()}
+            **{name: F(name) + n for name, n in values.items()}
         )
-        if counts.get("spend_milli"):
-            spent[(campaign_id, day)] += counts["spend_milli"]
-    touched = set()
-    for campaign_id, day in sorted(spent):
-        campaign = campaigns[campaign_id]
+    return campaigns
+
+
+def stats_apply_events(day: date, counts: dict[str, int]) -> None:
+    """`ad.event` counts (served, viewable, clicks, filtered) into daily rows."""
+    _add_to_rows(day, counts)
+
+
+def stats_apply_spend(day: date, counts: dict[str, int]) -> None:
+    """
+    `ad.spend` (thousandths of a paisa, billed by the store) into daily rows,
+    then into the ledger: each campaign-day's debits catch up with its spend,
+    in whole paisa, under the advertiser's row lock.
+    """
+    campaigns = _add_to_rows(day, counts)
+    touched = {}
+    for campaign in sorted(campaigns.values(), key=lambda c: c.pk):
         _bill_day(campaign, day)
-        touched.add(campaign.advertiser)
-    for advertiser in touched:
+        touched[campaign.advertiser_id] = campaign.advertiser
+    for advertiser in touched.values():
         _after_spend(advertiser)
-    return True
 
 
-def _bill_day(campaign: Campaign, day: str) -> None:
+def _bill_day(campaign: Campaign, day: date) -> None:
     """The ledger's spend for one campaign-day catches up with its counted spend."""
     counted = (
         DailyStat.objects.filter(campaign=campaign, day=day).aggregate(
@@ -630,43 +634,12 @@ def _after_spend(advertiser: Advertiser) -> None:
         )
 
 
-def stats_flush() -> int:
-    """
-    Moves the counts gathered in the store into daily rows. The live counts
-    are renamed to a batch first (atomic in Redis), so counting goes on
-    meanwhile; a batch left by a crash is applied by the next flush, and a
-    batch already applied is only deleted. Returns the batches applied.
-    """
-    from ads.serving import COUNTS_KEY
-
-    store = get_store()
-    try:
-        store.rename(COUNTS_KEY, f"batch:{uuid.uuid4().hex}")
-        batches = store.scan("batch:*")
-    except StoreDown as error:
-        logger.warning("Ads counts not flushed: %s", error)
-        return 0
-    applied = 0
-    for key in sorted(batches):
-        try:
-            batch = store.hgetall(key)
-        except StoreDown:
-            break
-        if stats_apply_batch(batch_id=key, batch=batch):
-            applied += 1
-        try:
-            store.delete(key)
-        except StoreDown:
-            break
-    return applied
-
-
 def tick(*, now: datetime | None = None) -> dict:
     """What `ads_tick` does every minute: flush, lifecycle, boosts, index."""
-    from ads.serving import index_rebuild
+    from ads.serving import EVENTS, SPEND, index_rebuild
 
     result = {
-        "flushed": stats_flush(),
+        "flushed": counting.flush(metrics=[EVENTS, SPEND]).batches,
         "campaigns": campaigns_advance(now=now),
         "boosts": boosts_settle(now=now),
     }

@@ -34,13 +34,18 @@ from ads.tracking import (
     make_token,
     viewer_hash,
 )
+from nobroker import counting
 
 logger = logging.getLogger(__name__)
 
 INDEX_KEY = "index"
 INDEX_VERSION_KEY = "index:version"
 LOCAL_SECONDS = 5.0
-COUNTS_KEY = "counts"
+# The shared counting machinery's metrics of the ads (registered in apps.py):
+# events by "campaign:creative:placement:counter", spend by
+# "campaign:creative:placement" in thousandths of a paisa.
+EVENTS = "ad.event"
+SPEND = "ad.spend"
 COUNTER_TTL = 3 * 24 * 60 * 60
 # Clicks are expected at about this rate when a price per click is compared
 # with a price per thousand impressions.
@@ -345,7 +350,7 @@ def choose(
             f"spend:t:{entry['id']}",
             f"spend:a:{entry['advertiser_id']}",
             f"credit:a:{entry['advertiser_id']}",
-            f"freq:{day}:{viewer.hash}:{entry['id']}",
+            f"freq:{day}:{viewer.hash or '-'}:{entry['id']}",
         ]
     values = get_store().mget(keys)
     eligible = []
@@ -355,7 +360,7 @@ def choose(
             continue  # Spend not loaded yet: nothing could be billed.
         day_spend = int(day_spend or 0)
         unit = entry["unit"]
-        if int(seen or 0) >= entry["cap"]:
+        if viewer.hash and int(seen or 0) >= entry["cap"]:
             continue
         if day_spend + unit > entry["daily_cap"]:
             continue
@@ -380,9 +385,11 @@ def choose(
     return chosen
 
 
-def count_field(day: str, campaign_id: int, creative_id: int, placement: str,
-                metric: str) -> str:  # fmt: skip
-    return f"{day}|{campaign_id}|{creative_id}|{placement}|{metric}"
+def event_key(
+    campaign_id: int, creative_id: int, placement: str, counter: str = ""
+) -> str:
+    base = f"{campaign_id}:{creative_id}:{placement}"
+    return f"{base}:{counter}" if counter else base
 
 
 def serve(request, slot: Slot, count: int = 1, now: datetime | None = None) -> list:
@@ -397,18 +404,18 @@ def serve(request, slot: Slot, count: int = 1, now: datetime | None = None) -> l
         if not chosen:
             return []
         day = timezone.localdate(now).isoformat()
-        fields, counters, html = {}, {}, []
+        events, counters, html = [], {}, []
         for entry, creative in chosen:
             viewer.shown.add(entry["id"])
-            metric = viewer.filtered
-            if not metric and viewer.user_id == entry["user_id"]:
-                metric = "filtered_internal"
-            fields[
-                count_field(
-                    day, entry["id"], creative["id"], slot.placement, metric or "served"
-                )  # fmt: skip
-            ] = 1
-            if not metric:
+            counter = viewer.filtered
+            if not counter and viewer.user_id == entry["user_id"]:
+                counter = "filtered_internal"
+            events.append(
+                event_key(
+                    entry["id"], creative["id"], slot.placement, counter or "served"
+                )
+            )
+            if not counter and viewer.hash:
                 counters[f"freq:{day}:{viewer.hash}:{entry['id']}"] = 1
             token_args = {
                 "campaign_id": entry["id"],
@@ -424,7 +431,8 @@ def serve(request, slot: Slot, count: int = 1, now: datetime | None = None) -> l
                     click_token=make_token(**token_args, salt=CLICK_SALT),
                 )
             )
-        get_store().record(COUNTS_KEY, fields, counters, COUNTER_TTL)
+        get_store().add_many(counters, COUNTER_TTL)
+        counting.count(EVENTS, *events, day=timezone.localdate(now))
     except StoreDown as error:
         logger.warning("No ads on this page: the store is unavailable (%s)", error)
         return []

@@ -1,7 +1,9 @@
 """
-Where ads keep their fast state: the serving index, live counts, spend
-counters and one-time tokens. Redis when the cache is Redis; otherwise a
-store in this process's memory (the embedded default, one process).
+Where ads keep their fast state: the serving index, the live spend counters
+that budgets are checked against, frequency counts and used one-time tokens.
+Redis when the cache is Redis; otherwise this process's memory (the embedded
+default, one process). The counts themselves (served, viewable, clicks, spend)
+go through the shared counting machinery (`nobroker.counting`).
 
 Every call that fails because Redis is away raises `StoreDown`; callers
 then serve no ad and count nothing, so nothing is charged for lost counts.
@@ -19,15 +21,12 @@ class StoreDown(Exception):
     pass
 
 
-# Bills one event atomically: counts it, and adds its price to the day's,
-# the campaign's and the advertiser's spend only if none of them would pass
-# its limit. Returns 1 when billed, 0 when a limit stopped it, -1 when the
-# spend counters are not loaded (after a Redis restart, until the next
-# index rebuild): counted, not billed.
+# Bills one event atomically: adds its price to the day's, the campaign's and
+# the advertiser's spend only if none of them would pass its limit. Returns 1
+# when billed, 0 when a limit stopped it, -1 when the spend counters are not
+# loaded (after a Redis restart, until the next index rebuild).
 BILL_SCRIPT = """
 local amount = tonumber(ARGV[1])
-redis.call('HINCRBY', KEYS[5], ARGV[4], 1)
-if amount == 0 then return 1 end
 local total = redis.call('GET', KEYS[2])
 local adv = redis.call('GET', KEYS[3])
 local credit = redis.call('GET', KEYS[4])
@@ -94,13 +93,13 @@ class RedisStore:
 
         return self._call(run)
 
-    def record(self, hash_key: str, fields: dict, counters: dict, ttl: int) -> None:
-        """Adds to fields of a hash and to counters (with a lifetime), at once."""
+    def add_many(self, counters: dict, ttl: int) -> None:
+        """Adds to several counters (each with a lifetime) in one round trip."""
+        if not counters:
+            return
 
         def run():
             pipe = self.client.pipeline(transaction=False)
-            for field, n in fields.items():
-                pipe.hincrby(self._k(hash_key), field, n)
             for key, n in counters.items():
                 pipe.incrby(self._k(key), n)
                 pipe.expire(self._k(key), ttl)
@@ -108,39 +107,25 @@ class RedisStore:
 
         self._call(run)
 
-    def bill(self, *, keys: list[str], amount: int, day_cap: int, total_cap: int,
-             count_field: str, spend_field: str) -> int:  # fmt: skip
+    def bill(
+        self, *, keys: list[str], amount: int, day_cap: int, total_cap: int
+    ) -> int:
         return int(
             self._call(
                 lambda: self._bill(
-                    keys=[self._k(k) for k in keys],
-                    args=[amount, day_cap, total_cap, count_field, spend_field],
+                    keys=[self._k(k) for k in keys], args=[amount, day_cap, total_cap]
                 )
             )
         )
-
-    def rename(self, src: str, dst: str) -> bool:
-        try:
-            self._call(self.client.rename, self._k(src), self._k(dst))
-        except StoreDown as error:
-            if "no such key" in str(error).lower():
-                return False
-            raise
-        return True
-
-    def hgetall(self, key: str) -> dict[str, int]:
-        raw = self._call(self.client.hgetall, self._k(key))
-        return {k.decode(): int(v) for k, v in raw.items()}
 
     def delete(self, *keys: str) -> None:
         if keys:
             self._call(self.client.delete, *[self._k(k) for k in keys])
 
-    def scan(self, pattern: str) -> list[str]:
-        found = self._call(
-            lambda: list(self.client.scan_iter(match=self._k(pattern), count=500))
-        )
-        return [k.decode()[len(self.prefix) :] for k in found]
+    def clear(self) -> None:
+        """Deletes every key of this store (tests)."""
+        for key in self.client.scan_iter(match=self.prefix + "*", count=500):
+            self.client.delete(key)
 
 
 class MemoryStore:
@@ -204,23 +189,16 @@ class MemoryStore:
                 self._expire(key, ttl)
             return value
 
-    def record(self, hash_key, fields, counters, ttl):
+    def add_many(self, counters, ttl):
         with self.lock:
-            target = self.values.setdefault(hash_key, {})
-            for field, n in fields.items():
-                target[field] = target.get(field, 0) + n
             for key, n in counters.items():
                 self.values[key] = int(self._live(key) or 0) + n
                 self._expire(key, ttl)
 
-    def bill(self, *, keys, amount, day_cap, total_cap, count_field, spend_field):
-        day_key, total_key, adv_key, credit_key, hash_key = keys
+    def bill(self, *, keys, amount, day_cap, total_cap):
+        day_key, total_key, adv_key, credit_key = keys
         with self.lock:
-            target = self.values.setdefault(hash_key, {})
-            target[count_field] = target.get(count_field, 0) + 1
-            if amount == 0:
-                return 1
-            total, adv, credit = (self._live(k) for k in keys[1:4])
+            total, adv, credit = (self._live(k) for k in keys[1:])
             if total is None or adv is None or credit is None:
                 return -1
             day = int(self._live(day_key) or 0)
@@ -234,19 +212,7 @@ class MemoryStore:
             self._expire(day_key, 259200)
             self.values[total_key] = int(total) + amount
             self.values[adv_key] = int(adv) + amount
-            target[spend_field] = target.get(spend_field, 0) + amount
             return 1
-
-    def rename(self, src, dst):
-        with self.lock:
-            if src not in self.values:
-                return False
-            self.values[dst] = self.values.pop(src)
-            return True
-
-    def hgetall(self, key):
-        with self.lock:
-            return dict(self.values.get(key) or {})
 
     def delete(self, *keys):
         with self.lock:
@@ -254,32 +220,33 @@ class MemoryStore:
                 self.values.pop(key, None)
                 self.expiry.pop(key, None)
 
-    def scan(self, pattern):
-        import fnmatch
-
-        with self.lock:
-            return [k for k in self.values if fnmatch.fnmatchcase(k, pattern)]
-
     def clear(self):
         with self.lock:
             self.values.clear()
             self.expiry.clear()
 
 
-_store = {}
+_store: dict = {}
 
 
 def get_store():
-    """The store for this process (built once)."""
+    """The store for this process: Redis when `REDIS_URL` is set."""
     found = _store.get("store")
     if found is not None:
         return found
-    backend = settings.CACHES["default"]["BACKEND"]
-    if "redis" in backend.lower():
-        from django_redis import get_redis_connection
+    if settings.REDIS_URL:
+        import redis
 
-        store = RedisStore(get_redis_connection("default"), settings.REDIS_KEY_PREFIX)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5
+        )
+        store = RedisStore(client, settings.REDIS_KEY_PREFIX)
     else:
         store = MemoryStore()
     _store["store"] = store
     return store
+
+
+def reset_store() -> None:
+    """Forgets the store (tests, and settings changes)."""
+    _store.clear()

@@ -1,95 +1,45 @@
 """
-Who is looking, told apart without keeping who they are.
+Who is looking, and the signed tokens of one rendering of an ad.
 
-A viewer is a keyed hash of the address and browser (or of the account when
-logged in); the key is random, made once per day (Nepal time) in the store,
-and expires two days later, so yesterday's hashes can never be recomputed
-or linked to today's. No address or user agent is stored anywhere.
+The viewer is the shared counting machinery's visitor hash
+(`nobroker.counting.visitor_hash`: keyed by a random key made each day and
+deleted after it; no address or user agent is stored), and bots and
+prefetches are told apart by the same rules every app uses.
 
 Signed tokens name one rendering of one ad (campaign, creative, placement,
 viewer, a random nonce): the beacon and the click redirect accept nothing
 else, and the store remembers which nonces were used.
 """
 
-import hashlib
-import hmac
 import secrets
-from functools import lru_cache
 
 from django.core import signing
-from django.utils import timezone
 
 from ads.store import get_store
+from nobroker import counting
 
 VIEW_SALT = "ads.view"
 CLICK_SALT = "ads.click"
 VIEW_TOKEN_SECONDS = 30 * 60
 CLICK_TOKEN_SECONDS = 3 * 60 * 60
 REPEAT_CLICK_SECONDS = 30 * 60
-VIEWER_KEY_SECONDS = 2 * 24 * 60 * 60
-
-_day_keys: dict = {}
-
-
-def today_key() -> str:
-    return timezone.localdate().isoformat()
-
-
-def _daily_key(day: str) -> bytes:
-    found = _day_keys.get(day)
-    if found is not None:
-        return found
-    store = get_store()
-    name = f"viewerkey:{day}"
-    store.set(name, secrets.token_hex(32), ttl=VIEWER_KEY_SECONDS, nx=True)
-    value = store.get(name)
-    key = value if isinstance(value, bytes) else str(value).encode()
-    _day_keys.clear()
-    _day_keys[day] = key
-    return key
 
 
 def viewer_hash(request) -> str:
-    """This viewer today, as 24 hex characters (raises StoreDown without a store)."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        who = f"user:{user.pk}"
-    else:
-        who = "anon:{}|{}".format(
-            request.META.get("REMOTE_ADDR", ""),
-            request.META.get("HTTP_USER_AGENT", ""),
-        )
-    key = _daily_key(today_key())
-    return hmac.new(key, who.encode(), hashlib.sha256).hexdigest()[:24]
-
-
-@lru_cache(maxsize=1)
-def _crawler_detect():
-    from crawlerdetect import CrawlerDetect
-
-    return CrawlerDetect()
-
-
-@lru_cache(maxsize=4096)
-def _is_crawler(user_agent: str) -> bool:
-    return _crawler_detect().isCrawler(user_agent)
+    """
+    This viewer today; empty for an anonymous visitor who asked not to be
+    tracked (Do-Not-Track, GPC), who then has no frequency cap either.
+    """
+    return counting.visitor_hash(request) or ""
 
 
 def is_bot(request) -> bool:
-    user_agent = request.META.get("HTTP_USER_AGENT", "").strip()
-    if not user_agent:
-        return True
-    return _is_crawler(user_agent[:512])
+    return counting.is_crawler(request.META.get("HTTP_USER_AGENT", "")[:512])
 
 
 def is_prefetch(request) -> bool:
     """A request a browser makes ahead of the visitor (prefetch, prerender)."""
-    meta = request.META
-    purpose = " ".join(
-        meta.get(h, "")
-        for h in ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ")
-    ).lower()
-    return "prefetch" in purpose or "prerender" in purpose or "preview" in purpose
+    return counting.is_prefetch(request)
 
 
 def make_token(

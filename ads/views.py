@@ -9,9 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
-from ads import counting, reports, services
+from ads import events, reports, services
 from ads.forms import AdvertiserForm, BoostForm, CampaignForm, CreativeForm
 from ads.models import Advertiser, Boost, Campaign, Creative, LedgerEntry
 from ads.placements import PLACEMENTS
@@ -24,24 +23,18 @@ from listings.models import Listing
 @csrf_exempt  # The signed one-time token is the proof; there is no form.
 @require_POST
 @never_cache
-@ratelimit(key="ip", rate="300/m", method="POST", block=False)
 def seen(request):
     """The beacon: the ad was at least half on screen for a second."""
-    if getattr(request, "limited", False):
-        return JsonResponse({"counted": False, "reason": "rate limited"}, status=429)
-    result = counting.record_view(request, request.POST.get("token", ""))
+    result = events.record_view(request, request.POST.get("token", ""))
     if result is None:
         return JsonResponse({"counted": False, "reason": "unknown token"}, status=404)
     return JsonResponse({"counted": result == "viewable", "as": result})
 
 
 @never_cache
-@ratelimit(key="ip", rate="120/m", block=False)
 def click(request, token):
     """The click redirect: only a valid, unexpired token leads anywhere."""
-    target = counting.record_click(
-        request, token, limited=getattr(request, "limited", False)
-    )
+    target = events.record_click(request, token)
     if target is None:
         raise Http404(_("This link has expired."))
     response = HttpResponseRedirect(target)
@@ -89,7 +82,6 @@ def business_home(request):
 
 
 @login_required
-@ratelimit(key="user", rate="20/h", method="POST", block=True)
 def join(request):
     advertiser = _advertiser(request)
     initial = {}
@@ -116,7 +108,6 @@ def join(request):
 
 
 @login_required
-@ratelimit(key="user", rate="60/h", method="POST", block=True)
 def campaign_create(request):
     advertiser = _advertiser(request)
     if advertiser is None:
@@ -135,7 +126,6 @@ def campaign_create(request):
 
 
 @login_required
-@ratelimit(key="user", rate="60/h", method="POST", block=True)
 def campaign_edit(request, pk):
     campaign = _own_campaign(request, pk)
     if not campaign.is_editable:
@@ -177,7 +167,6 @@ def previews_for(campaign: Campaign, creatives) -> list[dict]:
 
 
 @login_required
-@ratelimit(key="user", rate="60/h", method="POST", block=True)
 def creatives(request, pk):
     campaign = _own_campaign(request, pk)
     posted = request.method == "POST"
@@ -237,7 +226,6 @@ _ACTIONS = {
 
 @login_required
 @require_POST
-@ratelimit(key="user", rate="60/h", method="POST", block=True)
 def campaign_action(request, pk, action):
     campaign = _own_campaign(request, pk)
     if action == "duplicate":
@@ -330,7 +318,6 @@ def receipt(request, pk):
 
 
 @login_required
-@ratelimit(key="user", rate="20/h", method="POST", block=True)
 def boost(request, listing_pk):
     listing = get_object_or_404(Listing, pk=listing_pk, owner=request.user)
     advertiser = _advertiser(request)

@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from listings import cache as listing_cache
 from listings import services
@@ -134,7 +133,6 @@ def my_listings(request):
 
 
 @login_required
-@ratelimit(key="user", rate="30/h", method="POST", block=True)
 def listing_create(request):
     form = ListingForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -315,7 +313,6 @@ def shortlist_toggle(request, pk):
 
 
 @login_required
-@ratelimit(key="user", rate="20/h", method="POST", block=True)
 def listing_report(request, pk):
     listing = get_object_or_404(
         Listing.objects.published().select_related("locality"), pk=pk

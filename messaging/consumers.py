@@ -16,6 +16,7 @@ from messaging.services import (
     conversation_mark_read,
     user_group,
 )
+from nobroker import ratelimits
 
 # Close codes the page understands: it stops reconnecting on these.
 CLOSE_NOT_ALLOWED = 4403
@@ -180,7 +181,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 client_id,
             )
             return
-        if not self.bucket.take():
+        if not self.bucket.take() or await ratelimits.amessage_send_wait(self.scope):
             await self.send_error(
                 "slow_down",
                 _(

@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_ratelimit.decorators import ratelimit
 
 from listings.models import Listing
 from messaging import services
@@ -71,7 +70,6 @@ def conversation_start(request, listing_pk):
 
 
 @login_required
-@ratelimit(key="user", rate="60/m", method="POST", block=True)
 def conversation_detail(request, pk):
     conversation = _member_conversation(request, pk)
     user = request.user
@@ -205,7 +203,6 @@ def unblock(request, pk):
 
 
 @login_required
-@ratelimit(key="user", rate="10/h", method="POST", block=True)
 def report(request, pk):
     conversation = _member_conversation(request, pk)
     form = ReportForm(request.POST if request.method == "POST" else None)

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "storages",
     "axes",
     "django_tasks_db",
+    "nobroker",
     "accounts",
     "listings",
     "visits",
@@ -103,7 +104,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_ratelimit.middleware.RatelimitMiddleware",
+    # Every write's rate limit, from the table in nobroker/ratelimits.py.
+    "nobroker.ratelimits.RateLimitMiddleware",
     # Last, so it sees the result of authentication: https://django-axes.readthedocs.io/
     "axes.middleware.AxesMiddleware",
 ]
@@ -276,22 +278,29 @@ AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
 AXES_LOCKOUT_TEMPLATE = "429.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = int(env("PROXY_COUNT", "0")) or None
+# Proxies in front of the site (nginx: 1) whose X-Forwarded-For entry is trusted;
+# the client address is the entry the outermost one added (nobroker/ratelimits.py).
+PROXY_COUNT = int(env("PROXY_COUNT", "0"))
+AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
 AXES_VERBOSE = False
 
-RATELIMIT_VIEW = "nobroker.views.ratelimited"
-RATELIMIT_USE_CACHE = "default"
-# The fail-open setting keeps pages up when Redis is down: limits pause, pages work.
-RATELIMIT_FAIL_OPEN = True
-SILENCED_SYSTEM_CHECKS = [
-    # django-ratelimit wants a shared cache; local memory is the embedded default.
-    "django_ratelimit.E003",
-    "django_ratelimit.W001",
-]
+SILENCED_SYSTEM_CHECKS = []
 if not IS_POSTGRES:
     # The search indexes carry extra columns on PostgreSQL (INCLUDE); other
     # databases build them without, which is all this warning says.
     SILENCED_SYSTEM_CHECKS.append("models.W040")
+
+# ---------------------------------------------------------------------------
+# Counting (views, impressions): nobroker/counting.py
+# ---------------------------------------------------------------------------
+# Trusted reverse proxies in front of the site: the client address is taken
+# this many entries from the right of X-Forwarded-For.
+PROXY_COUNT = int(env("PROXY_COUNT", "0"))
+# Without Redis, each web process flushes its own counts this often (seconds);
+# 0 turns that off (tests flush by hand).
+COUNTING_LOCAL_FLUSH_SECONDS = float(
+    env("COUNTING_LOCAL_FLUSH_SECONDS", "0" if TESTING else "30")
+)
 
 # ---------------------------------------------------------------------------
 # Ads (ads/README.md)

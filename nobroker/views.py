@@ -81,10 +81,6 @@ async def readyz(request):
     return JsonResponse(body, status=503 if failed else 200)
 
 
-def ratelimited(request, exception=None):
-    return render(request, "429.html", status=429)
-
-
 def permission_denied(request, exception=None):
     return render(request, "403.html", status=403)
 

@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from listings.models import Listing
 from visits import services
@@ -27,10 +26,6 @@ from visits.forms import (
 )
 from visits.ics import visit_calendar
 from visits.models import Visit
-
-# Requests a person may send in an hour: enough to plan a weekend of visits,
-# too few to flood owners.
-VISIT_REQUEST_RATE = "10/h"
 
 
 def group_by_day(options):
@@ -84,7 +79,6 @@ def _booking_page(request, listing, form, *, status=200, active_visit=None):
 
 
 @login_required
-@ratelimit(key="user", rate=VISIT_REQUEST_RATE, method="POST", block=False)
 def visit_book(request, listing_pk):
     listing = get_object_or_404(
         Listing.objects.select_related("owner", "locality"), pk=listing_pk
@@ -103,8 +97,6 @@ def visit_book(request, listing_pk):
         )
         return _booking_page(request, listing, form, active_visit=active_visit)
 
-    if getattr(request, "limited", False):
-        return render(request, "visits/too_many_requests.html", status=429)
     form = BookingForm(request.POST)
     if not form.is_valid():
         return _booking_page(request, listing, form, status=400)

@@ -4,8 +4,9 @@ Counting a viewable impression (the beacon) and a click (the redirect).
 Each event is checked in order — prefetch, bot, staff or the advertiser,
 someone else's token, a token used twice, a repeat click within 30 minutes —
 and goes either to its filtered counter or to the store's atomic billing,
-which counts it and charges its price only while the day's budget, the
-total budget and the advertiser's balance all allow. Nothing here touches
+which charges its price only while the day's budget, the total budget and
+the advertiser's balance all allow. The event and what it was billed are
+then counted through the shared counting machinery; nothing here touches
 the database: the minute's flush does.
 """
 
@@ -14,7 +15,7 @@ import logging
 from django.utils import timezone
 
 from ads.models import Campaign, Creative
-from ads.serving import COUNTER_TTL, COUNTS_KEY, count_field, current_index
+from ads.serving import EVENTS, SPEND, current_index, event_key
 from ads.store import StoreDown, get_store
 from ads.tracking import (
     CLICK_SALT,
@@ -28,6 +29,7 @@ from ads.tracking import (
     read_token,
     viewer_hash,
 )
+from nobroker import counting
 
 logger = logging.getLogger(__name__)
 
@@ -56,31 +58,30 @@ def _entry(data: dict) -> dict | None:
     return index["campaigns"].get(data["c"])
 
 
-def _count(data: dict, entry: dict | None, metric: str, billed: bool) -> str:
-    """Counts the event as `metric` (billing it if `billed`); returns what it became."""
-    store = get_store()
-    day = timezone.localdate().isoformat()
-    field = count_field(day, data["c"], data["r"], data["p"], metric)
+def _count(data: dict, entry: dict | None, counter: str, billed: bool) -> str:
+    """Counts the event as `counter` (billing it if `billed`); returns what it became."""
+    key = event_key(data["c"], data["r"], data["p"])
+    counting.count(EVENTS, f"{key}:{counter}")
     if not billed or entry is None:
-        store.record(COUNTS_KEY, {field: 1}, {}, COUNTER_TTL)
-        return metric
-    is_click = metric == "clicks"
-    amount = entry["unit"] if is_click == entry["cpc"] else 0
-    store.bill(
+        return counter
+    amount = entry["unit"] if (counter == "clicks") == entry["cpc"] else 0
+    if not amount:
+        return counter
+    day = timezone.localdate().isoformat()
+    charged = get_store().bill(
         keys=[
             f"spend:d:{day}:{entry['id']}",
             f"spend:t:{entry['id']}",
             f"spend:a:{entry['advertiser_id']}",
             f"credit:a:{entry['advertiser_id']}",
-            COUNTS_KEY,
         ],
         amount=amount,
         day_cap=entry["daily_cap"],
         total_cap=entry["total_cap"],
-        count_field=field,
-        spend_field=count_field(day, data["c"], data["r"], data["p"], "spend_milli"),
     )
-    return metric
+    if charged == 1:
+        counting.count(SPEND, key, amount=amount)
+    return counter
 
 
 def record_view(request, token: str) -> str | None:
@@ -117,7 +118,7 @@ def _target(data: dict, entry: dict | None) -> str | None:
     )
 
 
-def record_click(request, token: str, limited: bool = False) -> str | None:
+def record_click(request, token: str) -> str | None:
     """Counts one click and returns where it leads; None for an invalid token."""
     data = read_token(token, salt=CLICK_SALT, max_age=CLICK_TOKEN_SECONDS)
     if data is None:
@@ -130,7 +131,7 @@ def record_click(request, token: str, limited: bool = False) -> str | None:
     if target is None:
         return None
     try:
-        reason = "filtered_bot" if limited else _filter_reason(request, data, entry)
+        reason = _filter_reason(request, data, entry)
         if not reason and not first_use(data, "click", CLICK_TOKEN_SECONDS):
             reason = "filtered_reused"
         if not reason and not get_store().add(
