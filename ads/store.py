@@ -35,11 +35,10 @@ local day = tonumber(redis.call('GET', KEYS[1]) or '0')
 if day + amount > tonumber(ARGV[2]) then return 0 end
 if tonumber(total) + amount > tonumber(ARGV[3]) then return 0 end
 if tonumber(adv) + amount > tonumber(credit) then return 0 end
-redis.call('INCRBY', KEYS[1], amount)
+redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], 259200)
-redis.call('INCRBY', KEYS[2], amount)
-redis.call('INCRBY', KEYS[3], amount)
-redis.call('HINCRBY', KEYS[5], ARGV[5], amount)
+redis.call('INCRBY', KEYS[2], ARGV[1])
+redis.call('INCRBY', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -121,6 +120,11 @@ class RedisStore:
     def delete(self, *keys: str) -> None:
         if keys:
             self._call(self.client.delete, *[self._k(k) for k in keys])
+
+    def ttl(self, key: str) -> int | None:
+        """Seconds the key has left; None when it has no lifetime or is missing."""
+        left = self._call(self.client.ttl, self._k(key))
+        return left if left >= 0 else None
 
     def clear(self) -> None:
         """Deletes every key of this store (tests)."""
@@ -213,6 +217,11 @@ class MemoryStore:
             self.values[total_key] = int(total) + amount
             self.values[adv_key] = int(adv) + amount
             return 1
+
+    def ttl(self, key):
+        with self.lock:
+            expires = self.expiry.get(key) if self._live(key) is not None else None
+        return None if expires is None else round(expires - time.monotonic())
 
     def delete(self, *keys):
         with self.lock:
