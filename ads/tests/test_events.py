@@ -29,7 +29,9 @@ def _tokens(html: str) -> tuple[str, str]:
 
 
 def _served(user=None, **extra):
-    html = serving.serve(page_request(user=user, address=ADDRESS, **extra), Slot("home"))
+    html = serving.serve(
+        page_request(user=user, address=ADDRESS, **extra), Slot("home")
+    )
     assert html, "no ad was served"
     return _tokens(html[0])
 
@@ -104,7 +106,11 @@ def test_the_redirect_never_leads_to_an_address_from_the_url(client):
     assert _click(client, forged).status_code == 404
     # Properly signed but naming a creative that does not exist: 404 too.
     token = make_token(
-        campaign_id=campaign.pk, creative_id=999999, placement="home", viewer="", salt=CLICK_SALT
+        campaign_id=campaign.pk,
+        creative_id=999999,
+        placement="home",
+        viewer="",
+        salt=CLICK_SALT,
     )
     assert _click(client, token).status_code == 404
     response = client.get("/go/https%3A%2F%2Fevil.example", HTTP_USER_AGENT=BROWSER)
@@ -134,7 +140,11 @@ def test_bots_prefetches_staff_and_the_advertiser_are_filtered_not_charged(
     campaign = live_campaign(price_model=Campaign.PriceModel.CPC, price=5_00)
     view, click = _served()
     _click(client, click, HTTP_SEC_PURPOSE="prefetch")
-    _beacon(client, view, agent="Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)")
+    _beacon(
+        client,
+        view,
+        agent="Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    )
     _click(client, click, agent="curl/8.5.0")
     client.force_login(staff)
     _click(client, click)

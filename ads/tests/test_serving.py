@@ -39,7 +39,7 @@ def test_choosing_and_rendering_an_ad_runs_no_sql():
     assert len(queries) == 0
     assert len(html) == 1
     assert "Sponsored" in html[0]
-    assert f"/go/" in html[0] and "data-ad-view" in html[0]
+    assert "/go/" in html[0] and "data-ad-view" in html[0]
     assert campaign.creatives.get().headline in html[0]
 
 
@@ -56,7 +56,10 @@ def test_a_locality_targeted_campaign_shows_only_for_that_locality():
 
 def test_type_and_rent_targeting():
     campaign = live_campaign(
-        placements=["listing"], property_types=["flat"], rent_min=20_000, rent_max=40_000
+        placements=["listing"],
+        property_types=["flat"],
+        rent_min=20_000,
+        rent_max=40_000,
     )
     assert campaign
     serving.index_rebuild()
@@ -117,7 +120,10 @@ def test_with_the_store_unavailable_the_page_renders_without_ads(client, setting
 
 def test_served_views_by_bots_staff_and_the_advertiser_are_counted_as_filtered(staff):
     campaign = live_campaign()
-    serving.serve(page_request(agent="Googlebot/2.1 (+http://www.google.com/bot.html)"), Slot("home"))
+    serving.serve(
+        page_request(agent="Googlebot/2.1 (+http://www.google.com/bot.html)"),
+        Slot("home"),
+    )
     serving.serve(page_request(HTTP_SEC_PURPOSE="prefetch"), Slot("home"))
     serving.serve(page_request(user=staff), Slot("home"))
     serving.serve(page_request(user=campaign.advertiser.user), Slot("home"))
@@ -131,7 +137,9 @@ def test_served_views_by_bots_staff_and_the_advertiser_are_counted_as_filtered(s
 def _listing_count(html: bytes) -> list[str]:
     """The kinds of the result cards in page order: L (listing), A (ad), B (boost)."""
     kinds = []
-    for match in re.finditer(rb'<li class="(listing-card(?: listing-card--boosted)?|ad-card)"', html):
+    for match in re.finditer(
+        rb'<li class="(listing-card(?: listing-card--boosted)?|ad-card)"', html
+    ):
         name = match.group(1)
         kinds.append("B" if b"boosted" in name else "A" if name == b"ad-card" else "L")
     return kinds
