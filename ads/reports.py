@@ -104,37 +104,41 @@ def chart_svg(rows: list[dict]) -> SafeString:
         served_h = row["served"] * scale
         view_h = row["viewable"] * scale
         click_y = height - pad - row["clicks"] / top_clicks * (height - pad * 2)
+        day = row["day"].strftime("%-d %b")
         parts.append(
             format_html(
-                '<rect class="chart__served" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}"><title>{}: {} {}</title></rect>'
-                '<rect class="chart__viewable" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}"><title>{}: {} {}</title></rect>'
-                '<circle class="chart__clicks" cx="{:.1f}" cy="{:.1f}" r="3"><title>{}: {} {}</title></circle>',
-                x,
-                height - pad - served_h,
-                bar,
-                served_h,
-                row["day"].strftime("%-d %b"),
+                '<rect class="chart__served" x="{}" y="{}" width="{}" height="{}">'
+                "<title>{}: {} {}</title></rect>"
+                '<rect class="chart__viewable" x="{}" y="{}" width="{}" height="{}">'
+                "<title>{}: {} {}</title></rect>"
+                '<circle class="chart__clicks" cx="{}" cy="{}" r="3">'
+                "<title>{}: {} {}</title></circle>",
+                f"{x:.1f}",
+                f"{height - pad - served_h:.1f}",
+                f"{bar:.1f}",
+                f"{served_h:.1f}",
+                day,
                 row["served"],
                 _("served"),
-                x + bar,
-                height - pad - view_h,
-                bar,
-                view_h,
-                row["day"].strftime("%-d %b"),
+                f"{x + bar:.1f}",
+                f"{height - pad - view_h:.1f}",
+                f"{bar:.1f}",
+                f"{view_h:.1f}",
+                day,
                 row["viewable"],
                 _("viewable"),
-                x + bar,
-                click_y,
-                row["day"].strftime("%-d %b"),
+                f"{x + bar:.1f}",
+                f"{click_y:.1f}",
+                day,
                 row["clicks"],
                 _("clicks"),
             )
         )
     labels = format_html_join(
         "",
-        '<text class="chart__label" x="{:.1f}" y="{}">{}</text>',
+        '<text class="chart__label" x="{}" y="{}">{}</text>',
         (
-            (pad + i * step, height - 8, r["day"].strftime("%-d %b"))
+            (f"{pad + i * step:.1f}", height - 8, r["day"].strftime("%-d %b"))
             for i, r in enumerate(rows)
             if i % max(len(rows) // 6, 1) == 0
         ),
