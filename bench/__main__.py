@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["listings", "chat"]
+BENCHMARKS = ["listings", "chat", "ads"]
 
 
 def main(argv: list[str]) -> int:

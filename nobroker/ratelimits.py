@@ -106,8 +106,8 @@ LIMITS: dict[str, Limit] = {
     "messaging:unblock": Limit(user="30/h", address="600/h"),
     "messaging:report": Limit(user="10/h", address="300/h"),
     # --- ads (the beacon and the click redirect are per address: anonymous) --
-    "ads:seen": Limit(address="600/m"),
-    "ads:click": Limit(address="300/m", methods=GET),
+    "ads:seen": Limit(address="3000/m"),
+    "ads:click": Limit(address="1000/m", methods=GET),
     "ads:join": Limit(user="20/h", address="600/h"),
     "ads:create": Limit(user="60/h", address="1000/h"),
     "ads:edit": Limit(user="120/h", address="2000/h"),

@@ -357,6 +357,8 @@ def test_staff_see_revenue_by_day_and_placement(client, staff):
         spend_milli=1_234_00 * MILLI,
     )
     client.force_login(staff)
+    changelist = client.get(reverse("admin:ads_campaign_changelist"))
+    assert reverse("admin:ads_campaign_revenue").encode() in changelist.content
     response = client.get(reverse("admin:ads_campaign_revenue"))
     assert response.status_code == 200
     assert b"Card in search results" in response.content
