@@ -47,6 +47,17 @@ def _attrs(view_token: str | None) -> SafeString:
     )
 
 
+# Per placement: the element, its class (also the prefix of its parts' classes),
+# the picture's size, and whether "Sponsored" sits inside the text (the inbox's
+# single line) or above the ad.
+SHAPES = {
+    "home": ("aside", "ad-banner", "banner_phone", False),
+    "search": ("li", "ad-card", "card", False),
+    "listing": ("aside", "ad-box", "box", False),
+    "inbox": ("aside", "ad-line", "thumb", True),
+}
+
+
 def render_ad(
     placement: str,
     creative: dict,
@@ -55,69 +66,30 @@ def render_ad(
     click_token: str | None = None,
 ) -> SafeString:
     """One ad in `placement` (`creative` as kept in the serving index)."""
-    href = _href(click_token)
-    attrs = _attrs(view_token)
-    if placement == "home":
-        return format_html(
-            '<aside class="ad-banner"{attrs} aria-label="{aria}">{label}'
-            '<a class="ad-banner__link" href="{href}" rel="sponsored noopener">'
-            '<picture><source media="(min-width: 40rem)" srcset="{wide}">{img}</picture>'
-            '<span class="ad-banner__text"><strong class="ad-headline">{headline}</strong>'
-            " <span>{text}</span> "
-            '<span class="ad-domain">{domain}</span></span></a></aside>',
-            attrs=attrs,
-            aria=_("Sponsored"),
-            label=_label(),
-            href=href,
-            wide=creative["images"].get("banner", ""),
-            img=_img(creative, "banner_phone", "ad-banner__img", lazy=False),
-            headline=creative["headline"],
-            text=creative["text"],
-            domain=creative["domain"],
+    tag, css, size, label_inside = SHAPES[placement]
+    picture = _img(creative, size, f"{css}__img", lazy=placement != "home")
+    if placement == "home" and picture:
+        # The wide banner on wider screens, the taller one on phones.
+        picture = format_html(
+            '<picture><source media="(min-width: 40rem)" srcset="{}">{}</picture>',
+            creative["images"].get("banner", ""),
+            picture,
         )
-    if placement == "search":
-        return format_html(
-            '<li class="ad-card"{attrs}>{label}'
-            '<a class="ad-card__link" href="{href}" rel="sponsored noopener">'
-            "{img}"
-            '<span class="ad-card__body"><strong class="ad-headline">{headline}</strong>'
-            '<span class="ad-text">{text}</span>'
-            '<span class="ad-domain">{domain}</span></span></a></li>',
-            attrs=attrs,
-            label=_label(),
-            href=href,
-            img=_img(creative, "card", "ad-card__img"),
-            headline=creative["headline"],
-            text=creative["text"],
-            domain=creative["domain"],
-        )
-    if placement == "listing":
-        return format_html(
-            '<aside class="ad-box"{attrs} aria-label="{aria}">{label}'
-            '<a class="ad-box__link" href="{href}" rel="sponsored noopener">{img}'
-            '<strong class="ad-headline">{headline}</strong>'
-            '<span class="ad-text">{text}</span>'
-            '<span class="ad-domain">{domain}</span></a></aside>',
-            attrs=attrs,
-            aria=_("Sponsored"),
-            label=_label(),
-            href=href,
-            img=_img(creative, "box", "ad-box__img"),
-            headline=creative["headline"],
-            text=creative["text"],
-            domain=creative["domain"],
-        )
+    label = _label()
     return format_html(
-        '<aside class="ad-line"{attrs} aria-label="{aria}">'
-        '<a class="ad-line__link" href="{href}" rel="sponsored noopener">{img}'
-        '<span class="ad-line__text">{label}<strong class="ad-headline">{headline}</strong>'
+        '<{tag} class="{css}"{attrs}{aria}>{outer}'
+        '<a class="{css}__link" href="{href}" rel="sponsored noopener">{picture}'
+        '<span class="{css}__body">{inner}<strong class="ad-headline">{headline}</strong>'
         ' <span class="ad-text">{text}</span> '
-        '<span class="ad-domain">{domain}</span></span></a></aside>',
-        attrs=attrs,
-        aria=_("Sponsored"),
-        label=_label(),
-        href=href,
-        img=_img(creative, "thumb", "ad-line__img"),
+        '<span class="ad-domain">{domain}</span></span></a></{tag}>',
+        tag=SafeString(tag),
+        css=css,
+        attrs=_attrs(view_token),
+        aria=format_html(' aria-label="{}"', _("Sponsored")) if tag == "aside" else "",
+        outer="" if label_inside else label,
+        inner=label if label_inside else "",
+        href=_href(click_token),
+        picture=picture,
         headline=creative["headline"],
         text=creative["text"],
         domain=creative["domain"],

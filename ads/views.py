@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -148,6 +149,13 @@ def campaign_edit(request, pk):
     )
 
 
+def _preview_html(placement: str, creative: Creative):
+    html = render_ad(placement, creative_entry(creative))
+    if placement == "search":  # a card is a list item, as among the results
+        return format_html('<ul class="preview-list">{}</ul>', html)
+    return html
+
+
 def previews_for(campaign: Campaign, creatives) -> list[dict]:
     """Each creative drawn in each of the campaign's placements, as served."""
     return [
@@ -156,7 +164,7 @@ def previews_for(campaign: Campaign, creatives) -> list[dict]:
             "placements": [
                 {
                     "placement": PLACEMENTS[p],
-                    "html": render_ad(p, creative_entry(creative)),
+                    "html": _preview_html(p, creative),
                 }
                 for p in campaign.placements
                 if p in PLACEMENTS

@@ -44,6 +44,9 @@ def parse_args(argv):
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--duration", type=float, default=60, help="seconds per side")
     parser.add_argument("--port", type=int, default=8191)
+    parser.add_argument(
+        "--iterations", type=int, default=2000, help="in-process timings per side"
+    )
     return parser.parse_args(argv)
 
 
@@ -184,6 +187,10 @@ def scenarios(data: dict) -> list[tuple[str, str, object]]:
     ]
 
 
+def _address(index: int) -> str:
+    return f"10.20.{index // 250 % 250}.{index % 250 + 1}"
+
+
 def _agent(index: int) -> str:
     return (
         "Mozilla/5.0 (Linux; Android 14; SM-A155F) AppleWebKit/537.36 "
@@ -205,7 +212,12 @@ async def load(base_url: str, path_for, *, offset: int, **options) -> list:
                 async with session.get(
                     base_url + path_for(index),
                     allow_redirects=False,
-                    headers={"User-Agent": _agent(index)},
+                    # Many people, as on a real site: behind one trusted proxy
+                    # (PROXY_COUNT=1), each from an address and browser of their own.
+                    headers={
+                        "User-Agent": _agent(index),
+                        "X-Forwarded-For": _address(index),
+                    },
                 ) as response:
                     body = await response.read()
             except (aiohttp.ClientError, TimeoutError):
@@ -223,6 +235,99 @@ async def load(base_url: str, path_for, *, offset: int, **options) -> list:
             return sample, body.count(b'class="ad-label"')
 
         return await harness.run_workers(work, **options)
+
+
+def measure_in_process(data: dict, iterations: int) -> list[dict]:
+    """
+    The ads' own part of each page, timed in this process against the same
+    Redis: the search page's result cards (boosts, ad cards and their
+    counting) and the listing page's ad box, with ads on and off in turn.
+    A shared machine's load moves whole pages by tens of milliseconds; this
+    isolates what ads add. Counts the SQL run while ads are on (none allowed).
+    """
+    from django.conf import settings
+    from django.contrib.auth.models import AnonymousUser
+    from django.db import connection
+    from django.template import Context
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+
+    from ads.serving import index_forget_locally
+    from ads.templatetags.ads import ad_slot, search_result_cards
+    from listings.models import Listing
+    from listings.search import build_search, run_search
+
+    factory = RequestFactory()
+    search_path = scenarios(data)[0][2](0)
+    search = build_search(factory.get(search_path).GET)
+    result = run_search(search)
+    listing = Listing.objects.select_related("locality").get(
+        pk=int(data["detail_paths"][0].strip("/").split("/")[1])
+    )
+
+    def request_for(index):
+        request = factory.get(
+            search_path, HTTP_USER_AGENT=_agent(index), REMOTE_ADDR=_address(index)
+        )
+        request.user = AnonymousUser()
+        return request
+
+    def search_cards(index):
+        request = request_for(index)
+        context = Context(
+            {
+                "request": request,
+                "user": request.user,
+                "search": search,
+                "result": result,
+            }
+        )
+        return search_result_cards(context, result["listings"])
+
+    def listing_box(index):
+        return ad_slot(Context({"request": request_for(index)}), "listing", listing)
+
+    rows = []
+    index_forget_locally()
+    for key, name, work in (
+        (
+            "search_cards",
+            "Search page: result cards with boosts and ad cards",
+            search_cards,
+        ),
+        ("listing_box", "Listing page: the ad box", listing_box),
+    ):
+        for i in range(50):  # warm up both ways
+            settings.ADS_ENABLED = i % 2 == 0
+            work(i)
+        times = {"on": [], "off": []}
+        queries = 0
+        for i in range(iterations * 2):
+            side = "on" if i % 2 == 0 else "off"
+            settings.ADS_ENABLED = side == "on"
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                work(i)
+                times[side].append((time.perf_counter() - started) * 1000)
+            if side == "on":
+                queries += len(captured)
+        settings.ADS_ENABLED = True
+        row = {
+            "key": key,
+            "name": name,
+            "on": harness.summary(times["on"]),
+            "off": harness.summary(times["off"]),
+            "queries_with_ads": queries,
+        }
+        row["p95_difference_ms"] = row["on"]["p95"] - row["off"]["p95"]
+        rows.append(row)
+        print(
+            f"{name}: on {row['on']['p50']:.3f}/{row['on']['p95']:.3f} ms, off "
+            f"{row['off']['p50']:.3f}/{row['off']['p95']:.3f} ms (p50/p95); "
+            f"{queries} queries with ads",
+            flush=True,
+        )
+    return rows
 
 
 def run(args, urls, data) -> list[dict]:
@@ -253,6 +358,12 @@ def run(args, urls, data) -> list[dict]:
                 "queries": sorted(
                     {s.queries for s in samples if s.queries is not None}
                 ),
+                "query_counts": {
+                    str(q): sum(1 for s in samples if s.queries == q)
+                    for q in sorted(
+                        {s.queries for s in samples if s.queries is not None}
+                    )
+                },
                 "statuses": harness.status_counts(samples),
                 "ads_per_page": (sum(n for _, n in pairs) / len(pairs) if pairs else 0),
             }
@@ -292,7 +403,8 @@ def markdown(report: dict) -> str:
                 f"{harness.fmt(r['view']['p50'])} / {harness.fmt(r['view']['p95'])} / "
                 f"{harness.fmt(r['view']['p99'])} | {r['server']['p50']:.2f} / "
                 f"{r['server']['p95']:.2f} / {r['server']['p99']:.2f} | "
-                f"{', '.join(map(str, r['queries']))} | {r['ads_per_page']:.1f} | {non_200} |"
+                f"{', '.join(f'{q} ({n}×)' for q, n in r['query_counts'].items())} | "
+                f"{r['ads_per_page']:.1f} | {non_200} |"
             )
     lines.append("")
     for row in report["rows"]:
@@ -304,6 +416,22 @@ def markdown(report: dict) -> str:
             f"{TARGET_P95_MS:.0f} ms {verdict}; queries "
             f"{'the same' if same else 'differ'} ({row['on']['queries']} with, "
             f"{row['off']['queries']} without)."
+        )
+    lines += [
+        "",
+        "The ads' own part of the page, timed in the benchmark's process against the "
+        f"same Redis ({report['in_process'][0]['on']['n']} renderings each way, "
+        "alternating):",
+        "",
+        "| Part of the page | Ads off p50 / p95 / p99 (ms) | Ads on p50 / p95 / p99 (ms) | Added to p95 (ms) | SQL queries with ads |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in report["in_process"]:
+        lines.append(
+            f"| {row['name']} | {row['off']['p50']:.2f} / {row['off']['p95']:.2f} / "
+            f"{row['off']['p99']:.2f} | {row['on']['p50']:.2f} / {row['on']['p95']:.2f} / "
+            f"{row['on']['p99']:.2f} | {row['p95_difference_ms']:+.2f} | "
+            f"{row['queries_with_ads']} |"
         )
     machine = report["machine"]
     lines += [
@@ -322,6 +450,7 @@ def main(argv=None) -> int:
     urls = {}
     log_dir = harness.RESULTS_DIR / "logs"
     with ExitStack() as stack:
+        os.environ["PROXY_COUNT"] = "1"
         for side, enabled, port in (
             ("on", "1", args.port),
             ("off", "0", args.port + 1),
@@ -333,13 +462,16 @@ def main(argv=None) -> int:
                 )
             )
         os.environ.pop("ADS_ENABLED", None)
+        os.environ.pop("PROXY_COUNT", None)
         rows = run(args, urls, data)
+    in_process = measure_in_process(data, args.iterations)
     report = {
         "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": harness.code_version(),
         "command": "python -m bench.ads " + shlex.join(argv or sys.argv[1:]),
         "data": data,
         "rows": rows,
+        "in_process": in_process,
         "machine": harness.machine_notes(database_url),
     }
     harness.RESULTS_DIR.mkdir(exist_ok=True)

@@ -25,7 +25,7 @@
   function draw(screen) {
     var placement = screen.dataset.livePlacement;
     var shapes = { home: "ad-banner", search: "ad-card", listing: "ad-box", inbox: "ad-line" };
-    var root = el(placement === "search" ? "div" : "aside", shapes[placement] || "ad-box");
+    var root = el(placement === "search" ? "div" : "aside", shapes[placement]);
     var label = el("p", "ad-label", sponsored);
     var link = el("a", shapes[placement] + "__link");
     link.href = "#preview";
@@ -35,7 +35,7 @@
       img.alt = field("alt_text");
       link.appendChild(img);
     }
-    var text = el("span", placement === "home" ? "ad-banner__text" : (placement === "search" ? "ad-card__body" : "ad-line__text"));
+    var text = el("span", shapes[placement] + "__body");
     if (placement === "inbox") text.appendChild(label);
     text.appendChild(el("strong", "ad-headline", field("headline") || "…"));
     text.appendChild(el("span", "ad-text", field("text")));
