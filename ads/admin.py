@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -18,6 +19,7 @@ from ads.models import (
     LedgerEntry,
 )
 from ads.placements import PLACEMENTS
+from ads.serving import index_rebuild
 from ads.views import previews_for
 
 
@@ -211,6 +213,11 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        """A staff edit (budget, schedule, targeting) reaches the pages at once."""
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(index_rebuild)
 
     @admin.display(description=gettext_lazy("placements"))
     def placement_list(self, obj):

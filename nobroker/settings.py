@@ -314,6 +314,9 @@ ADS_LOW_BALANCE = int(float(env("ADS_LOW_BALANCE_NPR", "1000")) * 100)
 # Without Redis (the embedded default) the web process flushes the ads' counts
 # itself every minute; with Redis a scheduler runs `manage.py ads_tick`.
 ADS_LOCAL_TICKER = env_bool("ADS_LOCAL_TICKER", not REDIS_URL and not TESTING)
+# What a page served is counted by a thread every quarter second, not in the
+# request (tests write at once to read the counts back).
+ADS_DEFER_WRITES = env_bool("ADS_DEFER_WRITES", not TESTING)
 
 # ---------------------------------------------------------------------------
 # Internationalisation

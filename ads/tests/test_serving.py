@@ -1,4 +1,5 @@
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -238,3 +239,21 @@ def test_listing_page_home_and_inbox_carry_their_placements(client, tenant):
     # The script and styles come once per page, as files (no inline script).
     assert home.content.count(b"js/ads.js") == 1
     assert b"<script>" not in home.content
+
+
+def test_served_counts_are_written_beside_the_page_in_batches(settings, monkeypatch):
+    settings.ADS_DEFER_WRITES = True
+    # The test writes the batch itself instead of the quarter-second thread.
+    started = threading.Event()
+    started.set()
+    monkeypatch.setattr(serving, "_writer_started", started)
+    campaign = live_campaign(frequency_cap=1)
+    request = page_request()
+    with CaptureQueriesContext(connection):
+        assert serving.serve(request, Slot("home"))
+    counting.flush()
+    assert not DailyStat.objects.filter(campaign=campaign).exists()  # not yet
+    serving.write_pending()  # what the writer thread does every quarter second
+    counting.flush()
+    assert DailyStat.objects.get(campaign=campaign).served == 1
+    assert not serving.serve(page_request(), Slot("home"))  # the cap is counted
