@@ -372,6 +372,22 @@ COUNTING_LOCAL_FLUSH_SECONDS = float(
 )
 
 # ---------------------------------------------------------------------------
+# Ads (ads/README.md)
+# ---------------------------------------------------------------------------
+# Off serves no ad and no boost anywhere (pages render as without ads).
+ADS_ENABLED = env_bool("ADS_ENABLED", True)
+# The site's PAN, printed on advertisers' receipts.
+SITE_PAN = env("SITE_PAN")
+# An advertiser is emailed once when the balance falls below this (rupees).
+ADS_LOW_BALANCE = int(float(env("ADS_LOW_BALANCE_NPR", "1000")) * 100)
+# Without Redis (the embedded default) the web process flushes the ads' counts
+# itself every minute; with Redis a scheduler runs `manage.py ads_tick`.
+ADS_LOCAL_TICKER = env_bool("ADS_LOCAL_TICKER", not REDIS_URL and not TESTING)
+# What a page served is counted by a thread every quarter second, not in the
+# request (tests write at once to read the counts back).
+ADS_DEFER_WRITES = env_bool("ADS_DEFER_WRITES", not TESTING)
+
+# ---------------------------------------------------------------------------
 # Internationalisation
 # ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -24,6 +24,7 @@ urlpatterns = [
     path("searches/", include("searches.urls")),
     path("admin/", admin.site.urls),
     path("language/", i18n.language_set, name="set_language"),
+    path("", include("ads.urls")),
 ]
 
 if settings.SERVE_MEDIA:
