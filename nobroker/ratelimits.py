@@ -218,8 +218,11 @@ def scope_address(scope: dict) -> str:
     return client_address(client[0], forwarded)
 
 
-def _address_key(address: str) -> str:
-    """An IPv6 client's whole /64 is one device or one home, as one IPv4 address."""
+def address_group(address: str) -> str:
+    """
+    The address a limit applies to: an IPv4 address, or an IPv6 client's whole
+    /64 (one subscriber gets a /64 and can pick any address inside it).
+    """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -277,7 +280,7 @@ def check(
     if limit.user and user_id:
         waits.append(hit(f"{route}:user", limit.user, str(user_id)))
     if limit.address and address:
-        waits.append(hit(f"{route}:address", limit.address, _address_key(address)))
+        waits.append(hit(f"{route}:address", limit.address, address_group(address)))
     if limit.email and email:
         waits.append(hit(f"{route}:email", limit.email, email.strip().lower()))
     if limit.device and device:
