@@ -592,6 +592,7 @@ def test_my_listings_shows_stats_with_fixed_query_count(
 ):
     from messaging.models import Conversation
     from visits import services as visit_services
+    from visits import slots as visit_slots
     from visits.tests.factories import open_every_day
 
     client.force_login(owner)
@@ -602,7 +603,7 @@ def test_my_listings_shows_stats_with_fixed_query_count(
     visit_services.visit_request(
         tenant=tenant,
         listing=first,
-        starts_at=visit_services.free_slots(first, limit=1)[0].starts_at,
+        starts_at=visit_slots.free_slots(first, limit=1)[0].starts_at,
     )
     Listing.objects.filter(pk=first.pk).update(view_count=12)
     client.get(reverse("listings:mine"))  # caches the header's counts
