@@ -105,13 +105,6 @@ LIMITS: dict[str, Limit] = {
     "messaging:block": Limit(user="30/h", address="600/h"),
     "messaging:unblock": Limit(user="30/h", address="600/h"),
     "messaging:report": Limit(user="10/h", address="300/h"),
-    # --- saved searches -----------------------------------------------------
-    "searches:create": Limit(user="30/h", address="1000/h"),
-    "searches:edit": Limit(user="120/h", address="2000/h"),
-    "searches:delete": Limit(user="120/h", address="2000/h"),
-    # The email's link, signed: a guessing loop gets nowhere, but is capped.
-    "searches:unsubscribe": Limit(address="300/h", methods=frozenset({"GET", "POST"})),
-    "set_language": Limit(address="600/h"),
     # --- numbers ------------------------------------------------------------
     # The public CSV is cached, but a download loop still costs bandwidth.
     "rentindex:csv": Limit(address="600/h", methods=GET),
@@ -141,7 +134,6 @@ LIMITS: dict[str, Limit] = {
 DEFAULT = Limit(user="600/h", address="6000/h")
 
 NOT_LIMITED: set[str] = {
-    "searches:list",
     "home",
     "searches:list",
     "healthz",
