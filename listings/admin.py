@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import User, normalize_nepali_phone
+from accounts.services import accounts_sharing_phone
 from listings import services
 from listings.forms import RejectForm
 from listings.models import Listing, ListingPhoto, ListingReport, Locality, Shortlist
@@ -355,7 +356,7 @@ class ListingReportAdmin(admin.ModelAdmin):
         owner = report.listing.owner
         if not owner.phone:
             return "—"
-        return services.accounts_sharing_phone(owner).count() + 1
+        return accounts_sharing_phone(owner).count() + 1
 
     @admin.action(description=_("Uphold: take the listing down and flag the owner"))
     def uphold(self, request, queryset):

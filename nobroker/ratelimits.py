@@ -108,7 +108,14 @@ LIMITS: dict[str, Limit] = {
     # --- numbers ------------------------------------------------------------
     # The public CSV is cached, but a download loop still costs bandwidth.
     "rentindex:csv": Limit(address="600/h", methods=GET),
+    # --- saved searches -----------------------------------------------------
+    "searches:create": Limit(user="30/h", address="1000/h"),
+    "searches:edit": Limit(user="120/h", address="2000/h"),
+    "searches:delete": Limit(user="120/h", address="2000/h"),
+    # A signed link from an email, answered without logging in.
+    "searches:unsubscribe": Limit(address="300/h"),
     # --- the site -----------------------------------------------------------
+    "set_language": Limit(user="120/h", address="5000/h"),
     "csp_report": Limit(address="60/m"),
     "admin:login": Limit(address="300/h"),
 }
@@ -135,6 +142,7 @@ NOT_LIMITED: set[str] = {
     "messaging:unread",
     "messaging:since",
     "messaging:before",
+    "searches:list",
     "listings:performance",
     "rentindex:index",
     "business:dashboard",
