@@ -12,6 +12,7 @@ BENCHMARKS = [
     "accounts",
     "hangup",
     "layout",
+    "ads",
 ]
 
 

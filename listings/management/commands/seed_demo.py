@@ -84,6 +84,9 @@ class Command(BaseCommand):
         saved = seed_saved_searches()
         if saved:
             self.stdout.write(f"Demo saved searches: {saved} for the demo tenant.")
+        from ads.demo import seed_ads
+
+        self.stdout.write(seed_ads(owner=owners[0] if owners else None))
 
 
 def seed_saved_searches() -> int:
