@@ -328,6 +328,12 @@ def test_detail_shows_facts_owner_and_canonical_url(client):
         f'rel="canonical" href="http://testserver{listing.get_absolute_url()}"' in html
     )
     assert "8 hours a day" in html
+
+
+def test_detail_fetches_nothing_from_elsewhere_without_a_tile_url(client, settings):
+    settings.MAP_TILE_URL = ""
+    listing = ListingFactory()
+    html = client.get(listing.get_absolute_url()).content.decode()
     assert "tile" not in html.lower()
 
 

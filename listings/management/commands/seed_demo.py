@@ -81,3 +81,25 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Demo history: {HISTORY_DAYS} days on {history} listings."
             )
+        saved = seed_saved_searches()
+        if saved:
+            self.stdout.write(f"Demo saved searches: {saved} for the demo tenant.")
+        from ads.demo import seed_ads
+
+        self.stdout.write(seed_ads(owner=owners[0] if owners else None))
+
+
+def seed_saved_searches() -> int:
+    """Two saved searches with alerts for the demo tenant, one typed in Nepali."""
+    from searches.models import SavedSearch
+    from searches.services import saved_search_create
+
+    tenant = User.objects.filter(email="tenant@demo.np").first()
+    if tenant is None or SavedSearch.objects.for_user(tenant).exists():
+        return 0
+    for name, query, frequency in (
+        ("Flats in Baneshwor", "type=flat&locality=baneswor", "daily"),
+        ("ललितपुरमा कोठा", "q=ललितपुरमा+कोठा", "instant"),
+    ):
+        saved_search_create(user=tenant, name=name, query=query, frequency=frequency)
+    return 2
