@@ -225,6 +225,8 @@ def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url,
         "TASKS_BACKEND": "immediate",
+        # The websocket origin check wants the pages' own origin.
+        "SITE_URL": f"http://{host}:{port}",
         **extra_env,
     }
     output = open(log, "w") if log else None  # noqa: SIM115
@@ -242,7 +244,8 @@ def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
         stdout=output,
         stderr=subprocess.STDOUT if output else None,
     )
-    deadline = time.monotonic() + 20
+    # Generous: on a busy machine the project takes a while to import.
+    deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=1)  # noqa: S310

@@ -3,7 +3,16 @@
 import importlib
 import sys
 
-BENCHMARKS = ["listings", "chat", "counting", "numbers", "searches", "accounts"]
+BENCHMARKS = [
+    "listings",
+    "chat",
+    "counting",
+    "numbers",
+    "searches",
+    "accounts",
+    "hangup",
+    "layout",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -223,6 +223,53 @@ def nearby_locality_ids(locality_id: int, km: float = 2.5) -> list[int]:
     return result
 
 
+def parse_bbox(value: str) -> tuple[float, float, float, float] | None:
+    """'south,west,north,east' in degrees, or None when it is not that."""
+    try:
+        south, west, north, east = (float(v) for v in value.split(","))
+    except ValueError:
+        return None
+    if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
+        return None
+    return south, west, north, east
+
+
+def localities_in(box: tuple, data: dict) -> list[int]:
+    south, west, north, east = box
+    return [
+        row["id"]
+        for row in data["rows"]
+        if south <= float(row["latitude"]) <= north
+        and west <= float(row["longitude"]) <= east
+    ]
+
+
+def map_points(listings, data: dict) -> list[dict]:
+    """The search map's markers: one per locality of the page's results, at the
+    locality's centre (a search map never shows a house)."""
+    points: dict[int, dict] = {}
+    for listing in listings:
+        row = data["by_id"].get(listing.locality_id)
+        if row is None:
+            continue
+        point = points.setdefault(
+            row["id"],
+            {
+                "lat": float(row["latitude"]),
+                "lng": float(row["longitude"]),
+                "label": row["name"],
+                "url": "",
+                "n": 0,
+            },
+        )
+        point["n"] += 1
+        if not point["url"]:
+            point["url"] = listing.get_absolute_url()
+    for point in points.values():
+        point["label"] = f"{point['label']} ({point['n']})"
+    return list(points.values())
+
+
 def text_q(words: list[str]) -> Q:
     """PostgreSQL: listings whose stored document has every word (as a prefix:
     "furnish" finds "furnished"); the words are stripped of every character
@@ -364,6 +411,15 @@ def build_search(querydict) -> Search:
     for i in text_ids:
         if i not in locality_ids:
             locality_ids.append(i)
+    box = parse_bbox(querydict.get("bbox", ""))
+    if box is not None:
+        # The map's "search this area": the localities whose centre is in view
+        # (within those asked for, if any); none in view finds nothing.
+        inside = localities_in(box, localities)
+        locality_ids = (
+            [i for i in locality_ids if i in inside] if locality_ids else inside
+        )
+        locality_ids = locality_ids or [0]
     # A property type typed as a word ("flat in Baneswor") filters by type
     # unless types were ticked; every other word is searched in the text.
     types = list(form.cleaned_data.get("type") or [])

@@ -17,6 +17,7 @@ from listings.search import (
     MAX_RESULTS,
     build_search,
     locality_data,
+    map_points,
     nearby_locality_ids,
     run_search,
 )
@@ -60,6 +61,8 @@ def search(request):
             "selected_locality_ids": selected_ids,
             "max_results": MAX_RESULTS,
             "suggestions": query.relax_suggestions() if not listings else [],
+            "map_view": request.GET.get("view") == "map",
+            "map_points": map_points(listings, localities),
         },
     )
 

@@ -10,6 +10,7 @@ variable switches the real backend on. Nothing here exists only in production.
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -203,6 +204,47 @@ else:
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# Behind PgBouncer in transaction mode (docs/capacity.md): consecutive
+# statements may reach different server connections, so nothing may outlive a
+# transaction: no server-side cursors, no prepared statements, no session
+# options at connect (set statement_timeout on the role instead). PgBouncer
+# pools, so Django keeps each connection for a minute instead of its own pool.
+DATABASE_PGBOUNCER = IS_POSTGRES and env_bool("DATABASE_PGBOUNCER")
+if DATABASE_PGBOUNCER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
+    DATABASES["default"]["OPTIONS"] = {
+        "prepare_threshold": None,
+        "connect_timeout": 5,
+    }
+
+# Read replicas (nobroker/replicas.py): the reads of web requests go to a
+# healthy replica, writes and transactions to the primary.
+# https://docs.djangoproject.com/en/6.1/topics/db/multi-db/
+DATABASE_REPLICAS = []
+for number, url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    alias = f"replica_{number}"
+    replica = {**DATABASES["default"], **dj_database_url.parse(url)}
+    replica["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {})}
+    if "pool" in replica["OPTIONS"]:
+        # A replica that is down must cost a page little: fail fast, then the
+        # primary serves the read.
+        replica["OPTIONS"]["pool"] = {**replica["OPTIONS"]["pool"], "timeout": 1}
+    replica["OPTIONS"]["connect_timeout"] = 1
+    # Tests use the primary's test database for every alias.
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[alias] = replica
+    DATABASE_REPLICAS.append(alias)
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["nobroker.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(1, "nobroker.replicas.ReplicaMiddleware")
+# Seconds a person's reads stay on the primary after they wrote.
+DATABASE_REPLICA_PIN_SECONDS = int(env("DATABASE_REPLICA_PIN_SECONDS", "5"))
+# A replica further behind than this many seconds is not read from.
+DATABASE_REPLICA_MAX_LAG = float(env("DATABASE_REPLICA_MAX_LAG", "2"))
+# Seconds between two checks of a replica's health and lag, per process.
+DATABASE_REPLICA_CHECK_SECONDS = float(env("DATABASE_REPLICA_CHECK_SECONDS", "1"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------
@@ -344,6 +386,21 @@ USE_I18N = True
 USE_TZ = True
 
 # ---------------------------------------------------------------------------
+# Maps: Leaflet is served from static/vendor/leaflet; only the tiles come from
+# elsewhere, from this URL template (empty: no map, the text location only).
+# https://leafletjs.com/reference.html#tilelayer
+# ---------------------------------------------------------------------------
+MAP_TILE_URL = env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+# The one outside origin pages load images from; the Content-Security-Policy's
+# img-src allows exactly this (and nothing when there is no tile URL).
+MAP_TILE_ORIGINS = (
+    ["{0.scheme}://{0.netloc}".format(urlsplit(MAP_TILE_URL))]
+    if urlsplit(MAP_TILE_URL).netloc
+    else []
+)
+
+# ---------------------------------------------------------------------------
 # Static files and media
 # https://whitenoise.readthedocs.io/ and https://django-storages.readthedocs.io/
 # ---------------------------------------------------------------------------
@@ -398,6 +455,12 @@ SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Backups (manage.py backup, backup_restore_drill; docs/capacity.md).
+BACKUP_DIR = Path(env("BACKUP_DIR", str(BASE_DIR / "backups")))
+BACKUP_KEEP_DAYS = int(env("BACKUP_KEEP_DAYS", "14"))
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET")
+BACKUP_S3_PREFIX = env("BACKUP_S3_PREFIX", "backups")
+
 # ---------------------------------------------------------------------------
 # Email
 # https://docs.djangoproject.com/en/6.1/topics/email/
@@ -430,6 +493,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # ---------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and not TESTING)
+# Load balancers probe the processes directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING
 CSRF_COOKIE_SECURE = not DEBUG and not TESTING
 SECURE_HSTS_SECONDS = int(
