@@ -6,10 +6,14 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# Local runs serve plain HTTP on 127.0.0.1 with a per-checkout secret key.
-LOCAL_ENV = LOCAL_HTTP=1 DJANGO_SECRET_KEY="$$(cat .secret_key)"
+# Emails link to the address the site is started on (PORT=8081 make run),
+# unless SITE_URL is set.
+SITE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: help run test lint setup setup-dev migrate seed worker bench clean
+# Local runs serve plain HTTP on 127.0.0.1 with a per-checkout secret key.
+LOCAL_ENV = LOCAL_HTTP=1 DJANGO_SECRET_KEY="$$(cat .secret_key)" SITE_URL="$(SITE_URL)"
+
+.PHONY: help run test lint setup setup-dev migrate seed worker bench clean messages
 
 help:
 	@echo "make run    - set up and start the site at http://$(HOST):$(PORT)"
@@ -52,6 +56,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/.python
 	@$(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
 setup: $(VENV)/.installed .secret_key
+	@$(PY) -m nobroker.translations
 	@$(LOCAL_ENV) $(PY) manage.py migrate --noinput -v 0
 	@$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput -v 0
 	@$(LOCAL_ENV) $(PY) manage.py seed_demo
@@ -75,10 +80,20 @@ test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .
 	DJANGO_DEBUG=1 $(PY) manage.py check
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m nobroker.translations
 	$(VENV)/bin/pytest
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench
+
+# New or changed strings into locale/ne/LC_MESSAGES/*.po (needs GNU gettext:
+# Debian's `gettext` package); translate the empty ones, then `make test`.
+messages: $(VENV)/.installed
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l ne --no-location --no-obsolete \
+	  --ignore=.venv --ignore=staticfiles --ignore=bench --ignore=media
+	DJANGO_DEBUG=1 $(PY) manage.py makemessages -d djangojs -l ne --no-location --no-obsolete \
+	  --ignore=.venv --ignore=staticfiles --ignore=static/vendor
+	$(PY) -m nobroker.translations
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3* media .pytest_cache

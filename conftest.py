@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +23,10 @@ def pytest_configure(config):
     # Playwright's sync API runs an event loop in the test thread; Django must still
     # allow plain ORM calls from the test body (setup and assertions).
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The Nepali catalogue is built, not committed: a bare `pytest` builds it too.
+    from nobroker.translations import compile_all
+
+    compile_all()
 
 
 @pytest.hookimpl(trylast=True)
@@ -185,17 +190,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def asgi_live_server(django_db_setup, django_db_blocker):
+@contextmanager
+def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
     """
-    The whole project (HTTP and websockets) served by daphne on a free loopback
-    port, against the test database. Tests that use it must commit their data:
-    mark them `@pytest.mark.django_db(transaction=True)`.
+    Daphne serving the project on a free loopback port, as a child process;
+    its output goes to `log` when given.
     """
     from django.conf import settings
 
-    with django_db_blocker.unblock():
-        database_url = _database_url_for_child()
     host, port = "127.0.0.1", _free_port()
     env = {
         **os.environ,
@@ -205,7 +207,11 @@ def asgi_live_server(django_db_setup, django_db_blocker):
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url,
         "TASKS_BACKEND": "immediate",
+        # The websocket origin check wants the pages' own origin.
+        "SITE_URL": f"http://{host}:{port}",
+        **extra_env,
     }
+    output = open(log, "w") if log else None  # noqa: SIM115
     server = subprocess.Popen(  # noqa: S603
         [
             str(Path(sys.executable).with_name("daphne")),
@@ -217,8 +223,11 @@ def asgi_live_server(django_db_setup, django_db_blocker):
         ],
         env=env,
         cwd=Path(__file__).resolve().parent,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
     )
-    deadline = time.monotonic() + 20
+    # Generous: on a busy machine the project takes a while to import.
+    deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=1)  # noqa: S310
@@ -228,12 +237,47 @@ def asgi_live_server(django_db_setup, django_db_blocker):
                 server.kill()
                 pytest.fail("The ASGI test server did not start.")
             time.sleep(0.1)
-    yield AsgiLiveServer(host, port)
-    server.terminate()
     try:
-        server.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        server.kill()
+        yield AsgiLiveServer(host, port)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if output:
+            output.close()
+
+
+@pytest.fixture(scope="session")
+def asgi_live_server(django_db_setup, django_db_blocker):
+    """
+    The whole project (HTTP and websockets) served by daphne on a free loopback
+    port, against the test database. Tests that use it must commit their data:
+    mark them `@pytest.mark.django_db(transaction=True)`.
+    """
+    with django_db_blocker.unblock():
+        database_url = _database_url_for_child()
+    with _daphne(database_url) as server:
+        yield server
+
+
+@pytest.fixture
+def asgi_server(django_db_setup, django_db_blocker):
+    """
+    Starts a daphne process of its own with extra environment variables (a
+    small pool, say): `with asgi_server(DATABASE_POOL_MAX="3") as server:`.
+    `database_url` replaces the test database (an unreachable one, say);
+    `log` is a file for the server's output.
+    """
+
+    def start(database_url: str | None = None, log: Path | None = None, **env: str):
+        if database_url is None:
+            with django_db_blocker.unblock():
+                database_url = _database_url_for_child()
+        return _daphne(database_url, log, **env)
+
+    return start
 
 
 @pytest.fixture(scope="session", autouse=True)

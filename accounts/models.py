@@ -1,3 +1,6 @@
+import unicodedata
+
+from django.conf import settings
 from django.contrib.auth.models import (
     AbstractBaseUser,
     BaseUserManager,
@@ -18,14 +21,44 @@ nepali_phone_validator = RegexValidator(
 )
 
 
+# What people put between the digits of a number: spaces, dashes, dots, brackets.
+PHONE_SEPARATORS = frozenset(" -.()/\u00a0\t")
+
+
 def normalize_nepali_phone(value: str) -> str:
-    """Turns '98412 34567', '+977-9841234567' or '009779841234567' into '+9779841234567'."""
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if digits.startswith("00977"):
-        digits = digits[5:]
-    elif digits.startswith("977") and len(digits) == 13:
-        digits = digits[3:]
-    return f"+977{digits}" if digits else ""
+    """
+    Turns a mobile number as people type it ('98412 34567', '+977-984-1234567',
+    '00977 9841234567', Devanagari digits) into '+9779841234567'.
+
+    Anything else (letters, a '+' inside the number, another country's code)
+    comes back as typed, so the validator refuses it with its message.
+    """
+    typed = value.strip()
+    digits, plus = [], False
+    for position, char in enumerate(typed):
+        if char in PHONE_SEPARATORS:
+            continue
+        if char == "+" and position == 0:
+            plus = True
+        elif unicodedata.decimal(char, None) is not None:
+            digits.append(str(unicodedata.decimal(char)))
+        else:
+            return typed
+    number = "".join(digits)
+    if number.startswith("00977") and not plus:
+        number = number[5:]
+    elif number.startswith("977") and len(number) == 13:
+        number = number[3:]
+    elif plus:
+        return typed
+    return f"+977{number}" if number else ""
+
+
+def format_nepali_phone(value: str) -> str:
+    """'+9779841234567' as people read it: '+977 9841234567'."""
+    if value.startswith("+977") and len(value) == 14:
+        return f"+977 {value[4:]}"
+    return value
 
 
 class UserManager(BaseUserManager):
@@ -86,6 +119,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff status"), default=False)
     date_joined = models.DateTimeField(_("member since"), default=timezone.now)
+    # The language the pages are shown in, remembered across devices; empty
+    # until the person picks one (the browser's or the cookie's is used).
+    language = models.CharField(
+        _("language"), max_length=5, choices=settings.LANGUAGES, blank=True
+    )
+    calendar_bs_only = models.BooleanField(
+        _("show dates in Bikram Sambat only"),
+        default=False,
+        help_text=_("Otherwise dates show in BS beside the AD date."),
+    )
 
     objects = UserManager()
 
@@ -146,6 +189,7 @@ class Notification(models.Model):
         VISIT_CANCELLATION = "visit_cancellation", _("Visit cancelled")
         VISIT_REMINDER = "visit_reminder", _("Visit reminder")
         VISIT_FEEDBACK = "visit_feedback", _("How was the visit?")
+        SAVED_SEARCH = "saved_search", _("New places for a saved search")
 
     user = models.ForeignKey(
         "accounts.User",

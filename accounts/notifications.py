@@ -13,19 +13,30 @@ def notification_send(
     url: str = "",
     email_template: str = "accounts/emails/notification",
     email_context: dict | None = None,
+    email: bool = True,
 ) -> Notification:
     """
-    Adds a line to the user's notification list and emails them the same news
-    once the surrounding transaction commits.
+    Adds a line to the user's notification list and (unless `email` is False)
+    emails them the same news once the surrounding transaction commits.
     """
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=url)
     forget_count_on_commit("notifications", user.pk)
+    if not email:
+        return notification
     send_templated_email(
         to=user.email,
         template=email_template,
         context={"user": user, "text": text, "url": url, **(email_context or {})},
     )
     return notification
+
+
+def notifications_add(*, notifications: list[Notification]) -> None:
+    """Adds many lines to notification lists in one insert (no email): for a
+    task that notifies thousands of people at once; it emails them itself."""
+    Notification.objects.bulk_create(notifications, batch_size=1000)
+    for user_id in {n.user_id for n in notifications}:
+        forget_count_on_commit("notifications", user_id)
 
 
 def notifications_mark_read(*, user: User) -> int:

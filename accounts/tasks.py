@@ -6,3 +6,26 @@ from django.tasks import task
 def send_email(*, to: list[str], subject: str, body: str) -> int:
     """Sends one plain-text email; runs in the worker (immediately in development)."""
     return send_mail(subject, body, None, to, fail_silently=False)
+
+
+@task()
+def send_emails(*, messages: list[dict]) -> int:
+    """Sends many plain-text emails over one connection (keys: to, subject, body)."""
+    from django.core.mail import EmailMessage, get_connection
+
+    with get_connection() as connection:
+        return connection.send_messages(
+            [EmailMessage(m["subject"], m["body"], None, m["to"]) for m in messages]
+        )
+
+
+@task()
+def send_password_reset(*, email: str) -> int:
+    """
+    Looks the address up and emails the reset link. Queued for every address
+    asked about, so the reset page does the same work whether an account has
+    it or not, and answers in the same time.
+    """
+    from accounts.services import user_send_password_reset
+
+    return user_send_password_reset(email=email)

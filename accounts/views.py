@@ -9,9 +9,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.forms import DeleteAccountForm, LoginForm, ProfileForm, SignUpForm
+from accounts.forms import (
+    CountedPasswordChangeForm,
+    DeleteAccountForm,
+    LoginForm,
+    ProfileForm,
+    SignUpForm,
+)
 from accounts.models import Notification, User
 from accounts.notifications import notifications_mark_read
+from nobroker.redirects import safe_next_url
 
 
 def sign_up(request):
@@ -48,6 +55,10 @@ def verify_email(request, uidb64, token):
         return redirect(
             "accounts:profile" if request.user.is_authenticated else "accounts:login"
         )
+    if user is not None and user == request.user and user.email_verified:
+        # The account's own holder opening a used link: nothing to hide from them.
+        messages.info(request, _("Your email is already verified."))
+        return redirect("accounts:profile")
     return render(request, "accounts/verify_email_invalid.html", status=400)
 
 
@@ -65,10 +76,25 @@ def resend_verification(request):
     return redirect("accounts:profile")
 
 
-class LoginView(auth_views.LoginView):
+class SafeNextMixin:
+    """The `next` of the login and logout views, checked by the project's one
+    helper for redirects taken from the request."""
+
+    def get_redirect_url(self):
+        name = self.redirect_field_name
+        return safe_next_url(
+            self.request, self.request.POST.get(name, self.request.GET.get(name))
+        )
+
+
+class LoginView(SafeNextMixin, auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+
+class LogoutView(SafeNextMixin, auth_views.LogoutView):
+    pass
 
 
 @login_required
@@ -91,7 +117,7 @@ def profile(request):
 
 @login_required
 def delete_account(request):
-    form = DeleteAccountForm(request.POST or None, user=request.user)
+    form = DeleteAccountForm(request.POST or None, user=request.user, request=request)
     if request.method == "POST" and form.is_valid():
         user = request.user
         logout(request)
@@ -104,8 +130,12 @@ def delete_account(request):
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = CountedPasswordChangeForm
     template_name = "accounts/password_change_form.html"
     success_url = reverse_lazy("accounts:profile")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form):
         messages.success(self.request, _("Your password is changed."))

@@ -82,8 +82,11 @@ def free_port(preferred: int) -> int:
 
 
 @contextmanager
-def daphne_server(port: int, log_path: Path):
-    """Runs the ASGI app under one daphne process, as the Procfile does."""
+def daphne_server(
+    port: int, log_path: Path, *, cwd: Path = BASE_DIR, env: dict | None = None
+):
+    """Runs the ASGI app under one daphne process, as the Procfile does (from
+    `cwd`, another checkout of the code, when given)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     base_url = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:
@@ -98,8 +101,8 @@ def daphne_server(port: int, log_path: Path):
                 str(port),
                 "nobroker.asgi:application",
             ],
-            cwd=BASE_DIR,
-            env=app_environment(),
+            cwd=cwd,
+            env=env or app_environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -139,11 +142,13 @@ class Sample:
 
 
 @contextmanager
-def daphne_servers(ports: list[int], log_dir: Path):
+def daphne_servers(ports: list[int], log_dir: Path, **options):
     """Runs one daphne process per port, as the Procfile's `web` scaled out."""
     with ExitStack() as stack:
         yield [
-            stack.enter_context(daphne_server(port, log_dir / f"daphne-{port}.log"))
+            stack.enter_context(
+                daphne_server(port, log_dir / f"daphne-{port}.log", **options)
+            )
             for port in ports
         ]
 
@@ -193,6 +198,7 @@ async def http_load(
     path_for: Callable[[int], str],
     *,
     before_each: Callable[[], Awaitable] | None = None,
+    headers: dict[str, str] | None = None,
     **options,
 ) -> list[Sample]:
     """Requests `path_for(i)` concurrently; times each on the client and reads
@@ -204,7 +210,9 @@ async def http_load(
     base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
     connector = aiohttp.TCPConnector(limit=options["concurrency"] * len(base_urls))
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers=headers
+    ) as session:
 
         async def work(index: int) -> Sample:
             if before_each:

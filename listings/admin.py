@@ -9,7 +9,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.models import User
+from accounts.models import User, normalize_nepali_phone
+from accounts.services import accounts_sharing_phone
 from listings import services
 from listings.forms import RejectForm
 from listings.models import Listing, ListingPhoto, ListingReport, Locality, Shortlist
@@ -100,6 +101,45 @@ class OpenReportsFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LocalityFilter(admin.SimpleListFilter):
+    """
+    The valley's localities as one box to type in (a datalist the browser
+    filters while typing) instead of a column of 74 links. Takes a slug, or a
+    name typed in full.
+    """
+
+    title = _("locality")
+    parameter_name = "locality"
+    template = "admin/listings/listing/locality_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [(loc.slug, loc.name) for loc in Locality.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        locality = Locality.objects.filter(
+            Q(slug=value) | Q(name__iexact=value)
+        ).first()
+        return queryset.filter(locality=locality) if locality else queryset.none()
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("All"),
+            "value": self.value() or "",
+            "options": self.lookup_choices,
+            "hidden": [
+                (name, value)
+                for name, values in changelist.filter_params.items()
+                if name != self.parameter_name
+                for value in values
+            ],
+        }
+
+
 @admin.register(Listing)
 class ListingAdmin(admin.ModelAdmin):
     list_display = (
@@ -119,7 +159,7 @@ class ListingAdmin(admin.ModelAdmin):
         OpenReportsFilter,
         "property_type",
         "locality__district",
-        "locality",
+        LocalityFilter,
         ("created_at", admin.DateFieldListFilter),
     )
     # Searched by get_search_results below: the listing's words through the
@@ -183,7 +223,9 @@ class ListingAdmin(admin.ModelAdmin):
         # As a list of ids, so PostgreSQL can combine the index scans.
         owner_ids = list(
             User.objects.filter(
-                Q(email__icontains=term) | Q(full_name__icontains=term) | Q(phone=term)
+                Q(email__icontains=term)
+                | Q(full_name__icontains=term)
+                | Q(phone=normalize_nepali_phone(term))
             ).values_list("pk", flat=True)[:MAX_SEARCHED_OWNERS]
         )
         matches = Q(owner_id__in=owner_ids)
@@ -314,7 +356,7 @@ class ListingReportAdmin(admin.ModelAdmin):
         owner = report.listing.owner
         if not owner.phone:
             return "—"
-        return services.accounts_sharing_phone(owner).count() + 1
+        return accounts_sharing_phone(owner).count() + 1
 
     @admin.action(description=_("Uphold: take the listing down and flag the owner"))
     def uphold(self, request, queryset):

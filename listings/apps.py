@@ -6,4 +6,6 @@ class ListingsConfig(AppConfig):
     verbose_name = "Listings"
 
     def ready(self):
-        from listings import signals  # noqa: F401
+        from listings import signals, stats  # noqa: F401
+
+        stats.register_metrics()

@@ -17,7 +17,7 @@ from listings import cards
 VERSION_KEY = "listings:version"
 SEARCH_TIMEOUT = 60 * 5
 DETAIL_TIMEOUT = 60 * 15
-LOCALITIES_KEY = "listings:localities:v2"
+LOCALITIES_KEY = "listings:localities:v3"
 LOCALITIES_TIMEOUT = 60 * 60 * 24
 # As long as a listing page: a card shows the owner's verified badge too.
 CARD_TIMEOUT = DETAIL_TIMEOUT

@@ -84,7 +84,7 @@ def card_body(listing) -> SafeString:
         '<li><span aria-hidden="true">💧</span> {water}</li>'
         '<li><span aria-hidden="true">🏍</span> {bikes}</li>'
         '<li><span aria-hidden="true">🚗</span> {cars}</li>'
-        "</ul>{verified}</div></a>",
+        "</ul>{hint}{verified}</div></a>",
         url=listing.get_absolute_url(),
         photo=photo,
         rent=npr(listing.rent),
@@ -96,6 +96,20 @@ def card_body(listing) -> SafeString:
         bikes=bikes,
         cars=cars,
         verified=verified,
+        hint=_rent_hint(listing),
+    )
+
+
+def _rent_hint(listing) -> str:
+    """The rent index's word on the card's rent ("Typical rent for this
+    locality"), from figures this process keeps in memory."""
+    from rentindex.services import rent_hint, rent_position
+
+    text = rent_hint(listing)
+    if not text:
+        return ""
+    return format_html(
+        '<p class="rent-hint rent-hint--{}">{}</p>', rent_position(listing), text
     )
 
 

@@ -195,3 +195,65 @@ def seed_listings(*, owners: list, count: int, seed: int = 2026) -> int:
             photo_store(listing=listing, encoded=rng.choice(pool), position=position)
     bump_version()
     return len(listings)
+
+
+def seed_history(*, days: int = 90, seed: int = 2026) -> int:
+    """
+    Some past for the demo listings, so the owners' charts and the rent index
+    are not empty: daily numbers over the last `days` days, and earlier rents
+    (the same places let before, at rents near today's). Only where a listing
+    has no history yet; returns the listings given one.
+    """
+    from listings.models import ListingDay, ListingRent
+
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    listings = list(
+        Listing.objects.filter(owner__email__endswith="@demo.np", days__isnull=True)
+        .exclude(published_at=None)
+        .order_by("pk")
+    )
+    rows, rents = [], []
+    for listing in listings:
+        popularity = rng.uniform(0.3, 3.0)
+        # Demo places have been on the site for a while: up to `days` days.
+        start = today - timedelta(days=rng.randint(days // 3, days - 1))
+        if listing.published_at.date() > start:
+            listing.published_at = timezone.make_aware(
+                timezone.datetime.combine(start, timezone.datetime.min.time())
+            ) + timedelta(hours=rng.randint(8, 18))
+            Listing.objects.filter(pk=listing.pk).update(
+                published_at=listing.published_at,
+                created_at=listing.published_at - timedelta(hours=2),
+            )
+        for offset in range((today - start).days):
+            day = start + timedelta(days=offset)
+            weekend = 1.4 if day.weekday() in (4, 5) else 1.0
+            views = int(rng.expovariate(1 / (6 * popularity * weekend)))
+            unique = max(0, views - rng.randint(0, max(1, views // 3)))
+            appearances = views * rng.randint(3, 8)
+            contacts = sum(rng.random() < 0.08 for _ in range(views))
+            requests = sum(rng.random() < 0.4 for _ in range(contacts))
+            rows.append(
+                ListingDay(
+                    listing=listing,
+                    day=day,
+                    views=views,
+                    unique_viewers=unique,
+                    search_appearances=appearances,
+                    shortlists=sum(rng.random() < 0.1 for _ in range(views)),
+                    contacts=contacts,
+                    visit_requests=requests,
+                    visits_done=sum(rng.random() < 0.6 for _ in range(requests)),
+                )
+            )
+        for months_ago in rng.sample(range(1, 12), 4):
+            at = timezone.now() - timedelta(days=30 * months_ago + rng.randint(0, 20))
+            earlier = round(listing.rent * rng.uniform(0.85, 1.05), -2)
+            rents.append(ListingRent(listing=listing, rent=earlier, at=at))
+        rents.append(
+            ListingRent(listing=listing, rent=listing.rent, at=listing.published_at)
+        )
+    ListingDay.objects.bulk_create(rows, batch_size=2000)
+    ListingRent.objects.bulk_create(rents, batch_size=2000)
+    return len(listings)

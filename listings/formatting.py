@@ -1,5 +1,9 @@
 """Numbers written the way Nepal writes them."""
 
+from django.utils.translation import gettext as _
+
+from nobroker.bsdate import localise_digits
+
 
 def nepali_grouping(number: int) -> str:
     """1500000 → '15,00,000': the last three digits, then groups of two."""
@@ -19,8 +23,10 @@ def nepali_grouping(number: int) -> str:
 
 
 def npr(value) -> str:
-    """Rupees the Nepali way: 150000 → 'Rs. 1,50,000'; '' for a non-number."""
+    """Rupees the Nepali way: 150000 → 'Rs. 1,50,000' (रु. १,५०,००० on a
+    Nepali page); '' for a non-number."""
     try:
-        return f"Rs. {nepali_grouping(int(value))}"
+        grouped = localise_digits(nepali_grouping(int(value)))
     except (TypeError, ValueError):
         return ""
+    return _("Rs. %(amount)s") % {"amount": grouped}

@@ -79,3 +79,34 @@ LOCALITIES = [
     ("Changunarayan", "Bhaktapur", 27.7160, 85.4280, ""),
     ("Nagarkot", "Bhaktapur", 27.7150, 85.5200, ""),
 ]
+
+# Each locality's name in Devanagari, as people type it on a Nepali keyboard;
+# migration 0010 adds them to the other spellings, so either script finds it.
+DEVANAGARI = {
+    "Thamel": "ठमेल", "Naxal": "नक्साल", "Lazimpat": "लाजिम्पाट",
+    "Baluwatar": "बालुवाटार", "Maharajgunj": "महाराजगञ्ज", "Bansbari": "बाँसबारी",
+    "Budhanilkantha": "बूढानीलकण्ठ", "Dhapasi": "धापासी", "Basundhara": "बसुन्धरा",
+    "Samakhushi": "सामाखुसी", "Gongabu": "गोंगबु", "Balaju": "बालाजु",
+    "Tokha": "टोखा", "Swayambhu": "स्वयम्भू", "Sitapaila": "सितापाइला",
+    "Kalanki": "कलंकी", "Kalimati": "कालीमाटी", "Teku": "टेकु",
+    "Tripureshwor": "त्रिपुरेश्वर", "Sundhara": "सुन्धारा", "Jamal": "जमल",
+    "Durbarmarg": "दरबारमार्ग", "Bagbazar": "बागबजार", "Putalisadak": "पुतलीसडक",
+    "Dillibazar": "डिल्लीबजार", "Hattisar": "हात्तीसार", "Maitidevi": "मैतीदेवी",
+    "Tangal": "टंगाल", "Battisputali": "बत्तीसपुतली",
+    "Old Baneshwor": "पुरानो बानेश्वर, बानेश्वर", "New Baneshwor": "नयाँ बानेश्वर, बानेश्वर",
+    "Shankhamul": "शंखमूल", "Gaushala": "गौशाला", "Sinamangal": "सिनामंगल",
+    "Tinkune": "तिनकुने", "Koteshwor": "कोटेश्वर", "Pepsicola": "पेप्सीकोला",
+    "Chabahil": "चाबहिल", "Boudha": "बौद्ध, बौद्धनाथ", "Jorpati": "जोरपाटी",
+    "Kapan": "कपन", "Gokarneshwor": "गोकर्णेश्वर, गोकर्ण", "Kirtipur": "कीर्तिपुर",
+    "Thankot": "थानकोट", "Patan": "पाटन, मंगलबजार", "Kupondole": "कुपन्डोल",
+    "Pulchowk": "पुल्चोक", "Jhamsikhel": "झम्सिखेल", "Sanepa": "सानेपा",
+    "Jawalakhel": "जावलाखेल", "Kumaripati": "कुमारीपाटी", "Lagankhel": "लगनखेल",
+    "Ekantakuna": "एकान्तकुना", "Dhobighat": "धोबीघाट", "Nakhipot": "नख्खिपोट",
+    "Bhaisepati": "भैंसेपाटी", "Satdobato": "सातदोबाटो", "Gwarko": "ग्वार्को",
+    "Balkumari": "बालकुमारी", "Imadol": "इमाडोल", "Sunakothi": "सुनाकोठी",
+    "Godawari": "गोदावरी", "Bhaktapur": "भक्तपुर", "Sano Thimi": "सानो ठिमी, ठिमी",
+    "Madhyapur Thimi": "मध्यपुर ठिमी", "Lokanthali": "लोकन्थली", "Kaushaltar": "कौशलटार",
+    "Radhe Radhe": "राधे राधे", "Sallaghari": "सल्लाघारी", "Suryabinayak": "सूर्यविनायक",
+    "Jagati": "जगाती", "Duwakot": "दुवाकोट", "Changunarayan": "चाँगुनारायण",
+    "Nagarkot": "नगरकोट",
+}  # fmt: skip

@@ -251,6 +251,14 @@ class Listing(models.Model):
         validators=[MinValueValidator(85.1), MaxValueValidator(85.6)],
     )
 
+    # Off: the map shows the locality, never the house (nobroker/kathmandu.md:
+    # a pin is approximate to about a kilometre).
+    pin_exact = models.BooleanField(
+        _("show my exact pin on the map"),
+        default=False,
+        help_text=_("Otherwise tenants see only the locality on the map."),
+    )
+
     rent = models.PositiveIntegerField(
         _("monthly rent (NPR)"),
         validators=[MinValueValidator(500), MaxValueValidator(10_000_000)],
@@ -447,6 +455,14 @@ class Listing(models.Model):
             )
 
     @property
+    def map_point(self) -> tuple:
+        """Where a map puts this listing: the owner's pin only when they chose
+        to show it exactly, otherwise the locality's centre."""
+        if self.pin_exact and self.latitude is not None and self.longitude is not None:
+            return self.latitude, self.longitude, True
+        return self.locality.latitude, self.locality.longitude, False
+
+    @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
 
@@ -588,3 +604,93 @@ class ListingReport(models.Model):
 
     def __str__(self):
         return f"{self.get_reason_display()}: {self.listing_id}"
+
+
+# --- Daily numbers ------------------------------------------------------------
+# Counted off the page's path by nobroker.counting and flushed by listings.stats;
+# the locality rows are rolled up nightly from the listing rows.
+
+
+class DailyCounts(models.Model):
+    views = models.PositiveIntegerField(_("views"), default=0)
+    unique_viewers = models.PositiveIntegerField(_("unique viewers"), default=0)
+    search_appearances = models.PositiveIntegerField(_("search appearances"), default=0)
+    shortlists = models.PositiveIntegerField(_("shortlists"), default=0)
+    contacts = models.PositiveIntegerField(_("contacts"), default=0)
+    visit_requests = models.PositiveIntegerField(_("visit requests"), default=0)
+    visits_done = models.PositiveIntegerField(_("visits done"), default=0)
+    rented = models.PositiveIntegerField(_("rented"), default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ListingDay(DailyCounts):
+    """One listing's numbers on one day (local date)."""
+
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.CASCADE,
+        related_name="days",
+        verbose_name=_("listing"),
+    )
+    day = models.DateField(_("day"))
+
+    class Meta:
+        ordering = ["listing", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["listing", "day"], name="listing_day_once")
+        ]
+        indexes = [models.Index(fields=["day"], name="listing_day_day")]
+
+    def __str__(self):
+        return f"{self.listing_id} on {self.day}"
+
+
+class LocalityDay(DailyCounts):
+    """The listings of one locality and type on one day, summed (nightly)."""
+
+    locality = models.ForeignKey(
+        Locality, on_delete=models.CASCADE, related_name="+", verbose_name=_("locality")
+    )
+    property_type = models.CharField(
+        _("property type"), max_length=10, choices=Listing.PropertyType
+    )
+    day = models.DateField(_("day"))
+    listings = models.PositiveIntegerField(_("listings with activity"), default=0)
+
+    class Meta:
+        ordering = ["locality", "property_type", "day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["locality", "property_type", "day"], name="locality_day_once"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="locality_day_day")]
+
+    def __str__(self):
+        return f"{self.locality_id} {self.property_type} on {self.day}"
+
+
+class ListingRent(models.Model):
+    """
+    A rent a listing was offered at from a moment on: each time it goes on the
+    site and each time its rent changes while there, so a place relisted at a
+    new rent counts again in the rent index.
+    """
+
+    listing = models.ForeignKey(
+        Listing,
+        on_delete=models.CASCADE,
+        related_name="rents",
+        verbose_name=_("listing"),
+    )
+    rent = models.PositiveIntegerField(_("monthly rent (Rs.)"))
+    at = models.DateTimeField(_("from"), default=timezone.now)
+
+    class Meta:
+        ordering = ["listing", "at"]
+        indexes = [models.Index(fields=["at"], name="listing_rent_at")]
+
+    def __str__(self):
+        return f"{self.listing_id}: Rs. {self.rent} from {self.at:%Y-%m-%d}"

@@ -5,6 +5,7 @@ spelling, full-text search, and a capped count so deep result sets stay cheap.
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -30,7 +31,25 @@ MAX_WORDS = 8
 STOP_WORDS = {
     "a", "an", "and", "at", "for", "in", "near", "of", "on", "or", "the",
     "to", "with", "rent", "renting", "kathmandu", "ma", "ko",
+    "मा", "को", "का", "की", "र", "नजिक", "नजिकै", "भाडा", "भाडामा", "काठमाडौं",
 }  # fmt: skip
+# Postpositions written onto a Nepali word: "बानेश्वरमा" is "in Baneshwor".
+SUFFIXES = ("मा", "को", "का", "की", "तिर", "नजिक")
+# Words that mean the same in either script or spelling: any of them finds
+# listings written with any other.
+SYNONYMS = [
+    {"water", "pani", "पानी"},
+    {"parking", "पार्किङ", "पार्किंग"},
+    {"balcony", "bardali", "बार्दली", "बालकोनी"},
+    {"kitchen", "bhansa", "भान्सा"},
+    {"furnished", "फर्निचर"},
+    {"internet", "wifi", "इन्टरनेट"},
+    {"road", "bato", "बाटो", "सडक"},
+    {"terrace", "chhat", "छत"},
+    {"family", "pariwar", "परिवार"},
+    {"student", "students", "विद्यार्थी"},
+]
+_SYNONYMS = {word: group for group in SYNONYMS for word in group}
 SORTS = {
     "newest": ("-published_at", "-id"),
     "rent_asc": ("rent", "id"),
@@ -38,8 +57,25 @@ SORTS = {
 }
 
 
+# Devanagari: the vowel signs, virama and anusvara are marks, not word
+# characters to Python's \w, so they are kept explicitly (without this
+# "कोठा" fell apart into "क ठ"); the danda is punctuation.
+_NOT_WORD = re.compile(r"[^\w\s\u0900-\u0963\u0966-\u097f]")
+# Spellings that differ only in how they are typed: chandrabindu for anusvara
+# (काठमाडौँ/काठमाडौं), nukta, and the invisible joiners some keyboards insert.
+# The same folding is applied by PostgreSQL to the stored documents
+# (listings_fold in migration 0010), so a query word and a document word meet.
+_FOLD = str.maketrans(
+    {"\u0901": "\u0902", "\u093c": None, "\u200c": None, "\u200d": None}
+)
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).translate(_FOLD)
+
+
 def _normal(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    return " ".join(_NOT_WORD.sub(" ", fold(text).lower()).split())
 
 
 def locality_data() -> dict:
@@ -57,6 +93,14 @@ def locality_data() -> dict:
         )
     )
     spellings: dict[str, list[int]] = {}
+    # A district's name finds every locality in it ("Lalitpur", "ललितपुर"),
+    # unless it is a locality's own name too (Bhaktapur).
+    district_names = {"Lalitpur": ["lalitpur", "ललितपुर"]}
+    for district, names in district_names.items():
+        for name in names:
+            spellings[_normal(name)] = [
+                row["id"] for row in rows if row["district"] == district
+            ]
     for row in rows:
         names = [row["name"], row["slug"].replace("-", " ")]
         names += [a for a in row["aliases"].split(",") if a.strip()]
@@ -123,13 +167,23 @@ TYPE_WORDS = {
     "shops": "shop",
     "office": "shop",
     "shutter": "shop",
+    "कोठा": "room",
+    "कोठाहरू": "room",
+    "फ्ल्याट": "flat",
+    "फ्लाट": "flat",
+    "अपार्टमेन्ट": "apartment",
+    "घर": "house",
+    "पसल": "shop",
+    "सटर": "shop",
+    "अफिस": "shop",
 }
 
 
 def split_text(text: str, data: dict | None = None) -> tuple[list[int], list[str]]:
     """Finds locality names (in any spelling) inside free text; returns the rest."""
     data = data or locality_data()
-    normal = f" {_normal(text)} "
+    known = {w for spelling in data["spellings"] for w in spelling.split()}
+    normal = f" {' '.join(_stem(w, known) for w in _normal(text).split())} "
     ids: list[int] = []
     for spelling in sorted(data["spellings"], key=len, reverse=True):
         if f" {spelling} " in normal:
@@ -137,6 +191,20 @@ def split_text(text: str, data: dict | None = None) -> tuple[list[int], list[str
             ids += [i for i in data["spellings"][spelling] if i not in ids]
     words = [w for w in normal.split() if w not in STOP_WORDS]
     return ids, words[:MAX_WORDS]
+
+
+def _stem(word: str, known: set[str]) -> str:
+    """A Nepali word without its postposition when the rest is a known name
+    or word: "बानेश्वरमा" → "बानेश्वर", "कोठाको" → "कोठा"."""
+    for suffix in SUFFIXES:
+        stem = word.removesuffix(suffix)
+        if stem != word and (stem in known or stem in TYPE_WORDS):
+            return stem
+    return word
+
+
+def _alternatives(word: str) -> list[str]:
+    return sorted(_SYNONYMS.get(word, {word}))
 
 
 def nearby_locality_ids(locality_id: int, km: float = 2.5) -> list[int]:
@@ -154,12 +222,61 @@ def nearby_locality_ids(locality_id: int, km: float = 2.5) -> list[int]:
     return result
 
 
+def parse_bbox(value: str) -> tuple[float, float, float, float] | None:
+    """'south,west,north,east' in degrees, or None when it is not that."""
+    try:
+        south, west, north, east = (float(v) for v in value.split(","))
+    except ValueError:
+        return None
+    if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
+        return None
+    return south, west, north, east
+
+
+def localities_in(box: tuple, data: dict) -> list[int]:
+    south, west, north, east = box
+    return [
+        row["id"]
+        for row in data["rows"]
+        if south <= float(row["latitude"]) <= north
+        and west <= float(row["longitude"]) <= east
+    ]
+
+
+def map_points(listings, data: dict) -> list[dict]:
+    """The search map's markers: one per locality of the page's results, at the
+    locality's centre (a search map never shows a house)."""
+    points: dict[int, dict] = {}
+    for listing in listings:
+        row = data["by_id"].get(listing.locality_id)
+        if row is None:
+            continue
+        point = points.setdefault(
+            row["id"],
+            {
+                "lat": float(row["latitude"]),
+                "lng": float(row["longitude"]),
+                "label": row["name"],
+                "url": "",
+                "n": 0,
+            },
+        )
+        point["n"] += 1
+        if not point["url"]:
+            point["url"] = listing.get_absolute_url()
+    for point in points.values():
+        point["label"] = f"{point['label']} ({point['n']})"
+    return list(points.values())
+
+
 def text_q(words: list[str]) -> Q:
     """PostgreSQL: listings whose stored document has every word (as a prefix:
     "furnish" finds "furnished"); the words are stripped of every character
     with a meaning in tsquery syntax. The document is kept by a trigger and
     indexed (migration 0007)."""
-    raw = " & ".join(f"{w}:*" for w in words)
+    raw = " & ".join(
+        "(" + " | ".join(f"{alt}:*" for alt in _alternatives(w)) + ")" for w in words
+    )
     return Q(search_document=SearchQuery(raw, config="simple", search_type="raw"))
 
 
@@ -169,9 +286,14 @@ def text_filter(queryset, words: list[str]):
     if connection.vendor == "postgresql":
         return queryset.filter(text_q(words))
     for word in words:
-        queryset = queryset.filter(
-            Q(title__icontains=word) | Q(description__icontains=word)
-        )
+        match = Q()
+        # Stored text is not folded here: try the chandrabindu spelling too.
+        for alt in _alternatives(word):
+            for spelling in {alt, alt.replace("\u0902", "\u0901")}:
+                match |= Q(title__icontains=spelling) | Q(
+                    description__icontains=spelling
+                )
+        queryset = queryset.filter(match)
     return queryset
 
 
@@ -288,6 +410,15 @@ def build_search(querydict) -> Search:
     for i in text_ids:
         if i not in locality_ids:
             locality_ids.append(i)
+    box = parse_bbox(querydict.get("bbox", ""))
+    if box is not None:
+        # The map's "search this area": the localities whose centre is in view
+        # (within those asked for, if any); none in view finds nothing.
+        inside = localities_in(box, localities)
+        locality_ids = (
+            [i for i in locality_ids if i in inside] if locality_ids else inside
+        )
+        locality_ids = locality_ids or [0]
     # A property type typed as a word ("flat in Baneswor") filters by type
     # unless types were ticked; every other word is searched in the text.
     types = list(form.cleaned_data.get("type") or [])

@@ -3,15 +3,22 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.emails import send_templated_email
 from accounts.models import User
+from accounts.services import user_flag, user_flag_shared_phone
 from listings.cache import bump_version
-from listings.models import Listing, ListingPhoto, ListingReport, Shortlist
+from listings.models import (
+    Listing,
+    ListingPhoto,
+    ListingRent,
+    ListingReport,
+    Shortlist,
+)
 from listings.photos import MAX_PHOTOS, EncodedPhoto, encode_photo
+from listings.stats import count_event
 
 LISTING_LIFETIME = timedelta(days=60)
 REMINDER_BEFORE = timedelta(days=7)
@@ -42,6 +49,8 @@ def _publish(listing: Listing) -> None:
             "updated_at",
         ]
     )
+    # Each time the place goes on the site is one rent for the rent index.
+    ListingRent.objects.create(listing=listing, rent=listing.rent, at=now)
 
 
 def owner_publishes_directly(owner: User) -> bool:
@@ -50,28 +59,6 @@ def owner_publishes_directly(owner: User) -> bool:
     the review queue, so a new owner's first listing is always checked.
     """
     return owner.is_trusted_owner and not owner.is_flagged
-
-
-def accounts_sharing_phone(user: User):
-    if not user.phone:
-        return User.objects.none()
-    return User.objects.filter(phone=user.phone).exclude(pk=user.pk)
-
-
-@transaction.atomic
-def flag_shared_phone(*, user: User) -> int:
-    """Flags every account (this one included) whose phone is on several accounts."""
-    others = list(accounts_sharing_phone(user))
-    if not others:
-        return 0
-    reason = _("The phone number %(phone)s is on %(n)s accounts.") % {
-        "phone": user.phone,
-        "n": len(others) + 1,
-    }
-    ids = [user.pk, *(o.pk for o in others)]
-    return User.objects.filter(pk__in=ids, is_flagged=False).update(
-        is_flagged=True, flag_reason=reason[:255]
-    )
 
 
 @transaction.atomic
@@ -105,6 +92,8 @@ def listing_update(*, listing: Listing, form) -> Listing:
     ):
         listing.status = Listing.Status.PENDING
     listing.save()
+    if "rent" in form.changed_data and listing.is_published:
+        ListingRent.objects.create(listing=listing, rent=listing.rent)
     return listing
 
 
@@ -121,7 +110,7 @@ def listing_submit(*, listing: Listing) -> Listing:
         )
     if not listing.can_be_submitted:
         raise ValidationError(_("This listing cannot be submitted in its state."))
-    flag_shared_phone(user=owner)
+    user_flag_shared_phone(user=owner)
     owner.refresh_from_db(fields=["is_flagged", "is_trusted_owner"])
     if owner_publishes_directly(owner):
         _publish(listing)
@@ -163,6 +152,7 @@ def listing_mark_rented(*, listing: Listing) -> Listing:
     listing.status = Listing.Status.RENTED
     listing.expires_at = None
     listing.save(update_fields=["status", "expires_at", "updated_at"])
+    count_event("rented", listing.pk)
     return listing
 
 
@@ -203,13 +193,6 @@ def listing_delete(*, listing: Listing) -> None:
             storage.delete(name)
 
     transaction.on_commit(_remove_files)
-
-
-def listing_record_view(*, listing: Listing, viewer) -> None:
-    """Counts a visit to the page by anyone but the owner (no cache bump)."""
-    if viewer.is_authenticated and viewer.pk == listing.owner_id:
-        return
-    Listing.objects.filter(pk=listing.pk).update(view_count=F("view_count") + 1)
 
 
 @transaction.atomic
@@ -331,7 +314,9 @@ def shortlist_toggle(*, user: User, listing: Listing) -> bool:
     deleted, _rows = Shortlist.objects.filter(user=user, listing=listing).delete()
     if deleted:
         return False
-    Shortlist.objects.get_or_create(user=user, listing=listing)
+    _entry, created = Shortlist.objects.get_or_create(user=user, listing=listing)
+    if created:
+        count_event("shortlist", listing.pk)
     return True
 
 
@@ -380,28 +365,8 @@ def report_resolve(*, report: ListingReport, upheld: bool, staff: User) -> None:
     if listing.is_published:
         listing.status = Listing.Status.ARCHIVED
         listing.save(update_fields=["status", "updated_at"])
-    owner = listing.owner
-    owner.is_flagged = True
-    owner.is_trusted_owner = False
-    owner.flag_reason = (
-        _("Report upheld: %(reason)s") % {"reason": report.get_reason_display()}
-    )[:255]
-    owner.save(update_fields=["is_flagged", "is_trusted_owner", "flag_reason"])
-    bump_version()
-
-
-@transaction.atomic
-def flag_all_shared_phones() -> int:
-    """Flags every account whose phone number is also on another account."""
-    shared = (
-        User.objects.exclude(phone="")
-        .values("phone")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .values_list("phone", flat=True)
+    user_flag(
+        user=listing.owner,
+        reason=_("Report upheld: %(reason)s") % {"reason": report.get_reason_display()},
     )
-    flagged = 0
-    for phone in list(shared):
-        first = User.objects.filter(phone=phone).first()
-        flagged += flag_shared_phone(user=first)
-    return flagged
+    bump_version()

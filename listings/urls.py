@@ -16,6 +16,7 @@ urlpatterns = [
         name="photo_action",
     ),
     path("mine/<int:pk>/delete/", views.listing_delete, name="delete"),
+    path("mine/<int:pk>/performance/", views.listing_performance, name="performance"),
     path("mine/<int:pk>/<slug:action>/", views.listing_action, name="action"),
     path("shortlist/", views.shortlist, name="shortlist"),
     path("shortlist/<int:pk>/", views.shortlist_toggle, name="shortlist_toggle"),

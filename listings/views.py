@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from listings import cache as listing_cache
-from listings import services
+from listings import services, stats
 from listings.forms import ListingForm, PhotoUploadForm, ReportForm
 from listings.models import Listing, ListingPhoto, Shortlist
 from listings.photos import MAX_PHOTOS
@@ -17,9 +17,12 @@ from listings.search import (
     MAX_RESULTS,
     build_search,
     locality_data,
+    map_points,
     nearby_locality_ids,
     run_search,
 )
+from nobroker.charts import day_label, line_chart
+from nobroker.redirects import redirect_next
 
 SIMILAR_COUNT = 4
 
@@ -38,6 +41,7 @@ def search(request):
     query = build_search(request.GET)
     result = run_search(query)
     listings = result["listings"]
+    stats.count_search_appearances(request, listings)
     localities = query.localities or locality_data()
     selected_ids = set(query.locality_ids)
     return render(
@@ -56,7 +60,38 @@ def search(request):
             "selected_locality_ids": selected_ids,
             "max_results": MAX_RESULTS,
             "suggestions": query.relax_suggestions() if not listings else [],
+            "map_view": request.GET.get("view") == "map",
+            "map_points": map_points(listings, localities),
         },
+    )
+
+
+def _similar_queryset(listing):
+    """
+    The newest listings of the same type nearby. Each nearby locality gives
+    its newest few from the (locality, type, newest) index, and the newest of
+    those are shown: a few index entries per locality, whatever the planner
+    guesses. Filtering the whole newest-first index by locality instead took
+    from a few to thousands of milliseconds, depending on how soon matches
+    turned up (migration 0006 has the index).
+    """
+    newest = (
+        Listing.objects.published()
+        .filter(property_type=listing.property_type)
+        .exclude(pk=listing.pk)
+        .order_by("-published_at", "-id")
+        .values("pk")
+    )
+    per_locality = [
+        newest.filter(locality_id=locality_id)[:SIMILAR_COUNT]
+        for locality_id in nearby_locality_ids(listing.locality_id)
+    ]
+    return (
+        Listing.objects.filter(
+            pk__in=per_locality[0].union(*per_locality[1:], all=True)
+        )
+        .for_result_cards()
+        .order_by("-published_at", "-id")[:SIMILAR_COUNT]
     )
 
 
@@ -70,15 +105,7 @@ def _detail_bundle(pk: int) -> dict | None:
     if listing is None:
         return None
     photos = list(listing.photos.all())
-    similar = list(
-        Listing.objects.published()
-        .filter(
-            locality_id__in=nearby_locality_ids(listing.locality_id),
-            property_type=listing.property_type,
-        )
-        .exclude(pk=listing.pk)
-        .for_result_cards()[:SIMILAR_COUNT]
-    )
+    similar = list(_similar_queryset(listing))
     bundle = {"listing": listing, "photos": photos, "similar": similar}
     if listing.is_published:
         cache.set(key, bundle, listing_cache.DETAIL_TIMEOUT)
@@ -92,7 +119,7 @@ def listing_detail(request, pk, slug=None):
     listing = bundle["listing"]
     if slug != listing.slug:
         return redirect(listing, permanent=True)
-    services.listing_record_view(listing=listing, viewer=request.user)
+    stats.count_view(request, listing)
     return render(
         request,
         "listings/listing_detail.html",
@@ -114,6 +141,44 @@ def _own_listing(request, pk) -> Listing:
     """The request user's listing, or 404: others' listings do not exist here."""
     return get_object_or_404(
         Listing.objects.select_related("locality", "owner"), pk=pk, owner=request.user
+    )
+
+
+PERFORMANCE_DAYS = (30, 90)
+
+
+@login_required
+def listing_performance(request, pk):
+    """The owner's numbers for one listing: chart, funnel, similar listings."""
+    listing = _own_listing(request, pk)
+    days = 90 if request.GET.get("days") == "90" else 30
+    result = stats.listing_performance(listing=listing, days=days)
+    chart = line_chart(
+        title=_("Viewers, contacts and visit requests, last %(n)s days") % {"n": days},
+        labels=[day_label(point["day"]) for point in result.series],
+        series=[
+            (_("Viewers"), "series-1", [p["unique_viewers"] for p in result.series]),
+            (_("Contacts"), "series-2", [p["contacts"] for p in result.series]),
+            (
+                _("Visit requests"),
+                "series-3",
+                [p["visit_requests"] for p in result.series],
+            ),
+        ],
+    )
+    return render(
+        request,
+        "listings/listing_performance.html",
+        {
+            "listing": listing,
+            "result": result,
+            "chart": chart,
+            "funnel": stats.funnel(result.totals),
+            "similar_funnel": stats.funnel(
+                {k: v or 0 for k, v in result.similar.items()}
+            ),
+            "day_choices": PERFORMANCE_DAYS,
+        },
     )
 
 
@@ -306,10 +371,7 @@ def shortlist_toggle(request, pk):
         request,
         _("Added to your shortlist.") if added else _("Removed from your shortlist."),
     )
-    next_url = request.POST.get("next", "")
-    if next_url.startswith("/") and not next_url.startswith("//"):
-        return redirect(next_url)
-    return redirect(listing)
+    return redirect_next(request, request.POST.get("next"), fallback=listing)
 
 
 @login_required

@@ -27,3 +27,25 @@ class RedisPubSubChannelLayer(PubSubLayer):
                 for channel, data in publishes:
                     pipe.publish(channel, data)
                 await pipe.execute()
+
+    async def channel_discard(self, channel: str) -> None:
+        """
+        Ends a channel this process made: its queue and its subscription.
+
+        channels-redis drops them only when a pending `receive` is cancelled;
+        a consumer that ends with a message already received (the socket
+        closed while an event for it was on its way) would otherwise leave
+        both behind, in this process and in Redis, for as long as it runs.
+        """
+        layer = self._get_layer()
+        if layer.channels.pop(channel, None) is not None:
+            await layer._get_shard(channel).unsubscribe(channel)
+
+
+async def channel_end(layer, channel: str, groups=()) -> None:
+    """Leaves `groups` and ends `channel`, on any channel layer."""
+    for group in groups:
+        await layer.group_discard(group, channel)
+    discard = getattr(layer, "channel_discard", None)
+    if discard is not None:
+        await discard(channel)

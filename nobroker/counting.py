@@ -59,6 +59,10 @@ Without Redis
     on the first count; off in tests, which call `flush()`), and `flush()`
     called in that process does the same at once.
 
+Switched off
+    `COUNTING_ENABLED=0` keeps nothing (an operator's switch, and the
+    benchmark's baseline); pages run exactly as with counting on.
+
 Redis outage
     Counting is skipped (one log line per minute at most) and the page goes on;
     after a failure counting pauses for a few seconds so a hung Redis costs
@@ -84,6 +88,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from nobroker.ratelimits import request_address
 
 logger = logging.getLogger(__name__)
 
@@ -166,26 +172,6 @@ def wants_no_tracking(request) -> bool:
     )
 
 
-def client_address(request) -> str:
-    """
-    The client's address, taken through `PROXY_COUNT` trusted proxies: each
-    proxy appends the address it saw, so the client is the entry that many
-    places from the right. Anything further left is what the client claims.
-    """
-    proxies = settings.PROXY_COUNT
-    remote = request.META.get("REMOTE_ADDR", "")
-    if proxies <= 0:
-        return remote
-    forwarded = [
-        part.strip()
-        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        if part.strip()
-    ]
-    if len(forwarded) >= proxies:
-        return forwarded[-proxies]
-    return remote
-
-
 def visitor_hash(request, *, day: date | None = None) -> str | None:
     """
     A visitor's identity for unique counts on `day`, never reversible to an
@@ -199,7 +185,7 @@ def visitor_hash(request, *, day: date | None = None) -> str | None:
         return None
     else:
         subject = (
-            f"a:{client_address(request)}|{request.META.get('HTTP_USER_AGENT', '')}"
+            f"a:{request_address(request)}|{request.META.get('HTTP_USER_AGENT', '')}"
         )
     day = day or timezone.localdate()
     key = backend().day_key(day)
@@ -215,6 +201,12 @@ def count(metric: str, *keys: str | int, amount: int = 1, day=None) -> None:
     """Adds `amount` to `metric` for each key on `day` (today)."""
     day = day or timezone.localdate()
     backend().add(counts=[(metric, day, str(key), amount) for key in keys], uniques=[])
+
+
+def count_on_commit(metric: str, *keys: str | int, amount: int = 1) -> None:
+    """`count()` once the current transaction commits: a rolled-back action is
+    not counted."""
+    transaction.on_commit(lambda: count(metric, *keys, amount=amount))
 
 
 def count_unique(metric: str, visitor: str, *keys: str | int, day=None) -> None:
@@ -318,6 +310,22 @@ class UniqueBatch:
     handle: object
 
 
+class OffBackend:
+    """Counting switched off (`COUNTING_ENABLED=0`): nothing kept, nothing to flush."""
+
+    def day_key(self, day: date) -> bytes | None:
+        return None
+
+    def add(self, *, counts, uniques) -> None:
+        return None
+
+    def claim_batches(self, metrics: set[str]) -> list[Batch]:
+        return []
+
+    def claim_uniques(self, metrics: set[str]) -> list[UniqueBatch]:
+        return []
+
+
 class LocalBackend:
     """Counts in this process: the embedded default, without Redis."""
 
@@ -331,6 +339,7 @@ class LocalBackend:
         self.uniques: dict[tuple[str, date, str], set[str]] = defaultdict(set)
         self.dirty: dict[tuple[str, date], set[str]] = defaultdict(set)
         self.claims: dict[str, tuple[str, date, set[str]]] = {}
+        self.cleaned_on: date | None = None
         self.keys: dict[date, bytes] = {}
         self.flusher: threading.Thread | None = None
 
@@ -351,7 +360,12 @@ class LocalBackend:
         self._start_flusher()
 
     def _forget_old_uniques(self) -> None:
-        oldest = timezone.localdate() - timedelta(days=2)
+        """Once a day: visitor sets older than yesterday go (as Redis expires them)."""
+        today = timezone.localdate()
+        if self.cleaned_on == today:
+            return
+        self.cleaned_on = today
+        oldest = today - timedelta(days=2)
         for key in [k for k in self.uniques if k[1] < oldest]:
             del self.uniques[key]
 
@@ -481,17 +495,19 @@ class RedisBackend:
         from redis.exceptions import RedisError
 
         pipe = self.client.pipeline(transaction=False)
+        expiring = set()  # each key's lifetime renewed once per call
         for metric, day, key, amount in counts:
             name = self._k("count", "live", metric, day.isoformat())
             pipe.hincrby(name, key, amount)
-            pipe.expire(name, KEY_TTL_SECONDS)
+            expiring.add(name)
         for metric, day, key, visitor in uniques:
             hll = self._k("uniq", metric, day.isoformat(), key)
             dirty = self._k("uniq", "dirty", metric, day.isoformat())
             pipe.pfadd(hll, visitor)
-            pipe.expire(hll, KEY_TTL_SECONDS)
             pipe.sadd(dirty, key)
-            pipe.expire(dirty, KEY_TTL_SECONDS)
+            expiring.update((hll, dirty))
+        for name in expiring:
+            pipe.expire(name, KEY_TTL_SECONDS)
         try:
             pipe.execute()
         except RedisError as error:
@@ -575,17 +591,19 @@ def _end_of(day: date) -> datetime:
     )
 
 
-_backend: LocalBackend | RedisBackend | None = None
+_backend: LocalBackend | RedisBackend | OffBackend | None = None
 _backend_lock = threading.Lock()
 
 
-def backend() -> LocalBackend | RedisBackend:
+def backend() -> LocalBackend | RedisBackend | OffBackend:
     """The counting store: Redis when `REDIS_URL` is set, this process otherwise."""
     global _backend
     if _backend is None:
         with _backend_lock:
             if _backend is None:
-                if settings.REDIS_URL:
+                if not settings.COUNTING_ENABLED:
+                    _backend = OffBackend()
+                elif settings.REDIS_URL:
                     _backend = RedisBackend(
                         settings.REDIS_URL, settings.REDIS_KEY_PREFIX
                     )

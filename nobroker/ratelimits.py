@@ -115,7 +115,17 @@ LIMITS: dict[str, Limit] = {
     "ads:creative_delete": Limit(user="120/h", address="2000/h"),
     "ads:action": Limit(user="120/h", address="2000/h"),
     "ads:boost": Limit(user="20/h", address="600/h"),
+    # --- numbers ------------------------------------------------------------
+    # The public CSV is cached, but a download loop still costs bandwidth.
+    "rentindex:csv": Limit(address="600/h", methods=GET),
+    # --- saved searches -----------------------------------------------------
+    "searches:create": Limit(user="30/h", address="1000/h"),
+    "searches:edit": Limit(user="120/h", address="2000/h"),
+    "searches:delete": Limit(user="120/h", address="2000/h"),
+    # A signed link from an email, answered without logging in.
+    "searches:unsubscribe": Limit(address="300/h"),
     # --- the site -----------------------------------------------------------
+    "set_language": Limit(user="120/h", address="5000/h"),
     "csp_report": Limit(address="60/m"),
     "admin:login": Limit(address="300/h"),
 }
@@ -148,6 +158,11 @@ NOT_LIMITED: set[str] = {
     "ads:receipt",
     "ads:campaign",
     "ads:csv",
+    "searches:list",
+    "listings:performance",
+    "rentindex:index",
+    "business:dashboard",
+    "business:csv",
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

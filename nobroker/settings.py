@@ -10,6 +10,7 @@ variable switches the real backend on. Nothing here exists only in production.
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -89,6 +90,10 @@ INSTALLED_APPS = [
     "visits",
     "messaging",
     "ads",
+    # Numbers: the public rent index and the staff business dashboard.
+    "rentindex",
+    "business",
+    "searches",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +107,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a logged-in person's saved language (nobroker/i18n.py).
+    "nobroker.i18n.UserLanguageMiddleware",
+    "nobroker.i18n.NepaliInputMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every write's rate limit, from the table in nobroker/ratelimits.py.
@@ -131,6 +139,8 @@ TEMPLATES = [
                 "nobroker.context_processors.site",
                 "messaging.context_processors.unread_messages",
             ],
+            # BS dates and Nepali digits in every template (nobroker/i18n.py).
+            "builtins": ["nobroker.template_filters"],
         },
     },
 ]
@@ -184,6 +194,47 @@ else:
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# Behind PgBouncer in transaction mode (docs/capacity.md): consecutive
+# statements may reach different server connections, so nothing may outlive a
+# transaction: no server-side cursors, no prepared statements, no session
+# options at connect (set statement_timeout on the role instead). PgBouncer
+# pools, so Django keeps each connection for a minute instead of its own pool.
+DATABASE_PGBOUNCER = IS_POSTGRES and env_bool("DATABASE_PGBOUNCER")
+if DATABASE_PGBOUNCER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
+    DATABASES["default"]["OPTIONS"] = {
+        "prepare_threshold": None,
+        "connect_timeout": 5,
+    }
+
+# Read replicas (nobroker/replicas.py): the reads of web requests go to a
+# healthy replica, writes and transactions to the primary.
+# https://docs.djangoproject.com/en/6.1/topics/db/multi-db/
+DATABASE_REPLICAS = []
+for number, url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    alias = f"replica_{number}"
+    replica = {**DATABASES["default"], **dj_database_url.parse(url)}
+    replica["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {})}
+    if "pool" in replica["OPTIONS"]:
+        # A replica that is down must cost a page little: fail fast, then the
+        # primary serves the read.
+        replica["OPTIONS"]["pool"] = {**replica["OPTIONS"]["pool"], "timeout": 1}
+    replica["OPTIONS"]["connect_timeout"] = 1
+    # Tests use the primary's test database for every alias.
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[alias] = replica
+    DATABASE_REPLICAS.append(alias)
+if DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["nobroker.replicas.ReplicaRouter"]
+    MIDDLEWARE.insert(1, "nobroker.replicas.ReplicaMiddleware")
+# Seconds a person's reads stay on the primary after they wrote.
+DATABASE_REPLICA_PIN_SECONDS = int(env("DATABASE_REPLICA_PIN_SECONDS", "5"))
+# A replica further behind than this many seconds is not read from.
+DATABASE_REPLICA_MAX_LAG = float(env("DATABASE_REPLICA_MAX_LAG", "2"))
+# Seconds between two checks of a replica's health and lag, per process.
+DATABASE_REPLICA_CHECK_SECONDS = float(env("DATABASE_REPLICA_CHECK_SECONDS", "1"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------------------
@@ -269,8 +320,15 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# Failed logins: https://django-axes.readthedocs.io/en/latest/4_configuration.html
-AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+# Failed password checks (login, password change, account deletion):
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+# An account locks after LOGIN_FAILURE_LIMIT failures from any address; an
+# address, shared by many people behind a mobile operator, only after
+# LOGIN_IP_FAILURE_LIMIT (see accounts/lockout.py).
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_IP_FAILURE_LIMIT = int(env("LOGIN_IP_FAILURE_LIMIT", "100"))
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = float(env("LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
@@ -281,7 +339,8 @@ AXES_RESET_ON_SUCCESS = True
 # Proxies in front of the site (nginx: 1) whose X-Forwarded-For entry is trusted;
 # the client address is the entry the outermost one added (nobroker/ratelimits.py).
 PROXY_COUNT = int(env("PROXY_COUNT", "0"))
-AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
+# Lockouts see the same client address as rate limits and counting.
+AXES_CLIENT_IP_CALLABLE = "nobroker.ratelimits.request_address"
 AXES_VERBOSE = False
 
 SILENCED_SYSTEM_CHECKS = []
@@ -293,9 +352,8 @@ if not IS_POSTGRES:
 # ---------------------------------------------------------------------------
 # Counting (views, impressions): nobroker/counting.py
 # ---------------------------------------------------------------------------
-# Trusted reverse proxies in front of the site: the client address is taken
-# this many entries from the right of X-Forwarded-For.
-PROXY_COUNT = int(env("PROXY_COUNT", "0"))
+# Off: nothing is counted (an operator's switch; the benchmark's baseline).
+COUNTING_ENABLED = env_bool("COUNTING_ENABLED", True)
 # Without Redis, each web process flushes its own counts this often (seconds);
 # 0 turns that off (tests flush by hand).
 COUNTING_LOCAL_FLUSH_SECONDS = float(
@@ -322,18 +380,37 @@ ADS_DEFER_WRITES = env_bool("ADS_DEFER_WRITES", not TESTING)
 # Internationalisation
 # ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# No language prefix in URLs: a shared link opens the same page in the reader's
+# language, chosen with the switch in the header and footer (nobroker/i18n.py).
 LANGUAGES = [("en", _("English")), ("ne", _("Nepali"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True
+
+# ---------------------------------------------------------------------------
+# Maps: Leaflet is served from static/vendor/leaflet; only the tiles come from
+# elsewhere, from this URL template (empty: no map, the text location only).
+# https://leafletjs.com/reference.html#tilelayer
+# ---------------------------------------------------------------------------
+MAP_TILE_URL = env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+# The one outside origin pages load images from; the Content-Security-Policy's
+# img-src allows exactly this (and nothing when there is no tile URL).
+MAP_TILE_ORIGINS = (
+    ["{0.scheme}://{0.netloc}".format(urlsplit(MAP_TILE_URL))]
+    if urlsplit(MAP_TILE_URL).netloc
+    else []
+)
 
 # ---------------------------------------------------------------------------
 # Static files and media
 # https://whitenoise.readthedocs.io/ and https://django-storages.readthedocs.io/
 # ---------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -373,6 +450,12 @@ SERVE_MEDIA = not AWS_STORAGE_BUCKET_NAME
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Backups (manage.py backup, backup_restore_drill; docs/capacity.md).
+BACKUP_DIR = Path(env("BACKUP_DIR", str(BASE_DIR / "backups")))
+BACKUP_KEEP_DAYS = int(env("BACKUP_KEEP_DAYS", "14"))
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET")
+BACKUP_S3_PREFIX = env("BACKUP_S3_PREFIX", "backups")
+
 # ---------------------------------------------------------------------------
 # Email
 # https://docs.djangoproject.com/en/6.1/topics/email/
@@ -405,6 +488,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # ---------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and not TESTING)
+# Load balancers probe the processes directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING
 CSRF_COOKIE_SECURE = not DEBUG and not TESTING
 SECURE_HSTS_SECONDS = int(

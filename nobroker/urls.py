@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from nobroker import views
+from nobroker import i18n, views
 
 admin.site.site_header = "No Broker Kathmandu staff"
 admin.site.site_title = "No Broker Kathmandu staff"
@@ -16,7 +16,12 @@ urlpatterns = [
     path("rent/", include("listings.urls")),
     path("visits/", include("visits.urls")),
     path("messages/", include("messaging.urls")),
+    # Numbers: the public rent index; the staff dashboard beside the admin.
+    path("rent-index/", include("rentindex.urls")),
+    path("staff/business/", include("business.urls")),
+    path("searches/", include("searches.urls")),
     path("admin/", admin.site.urls),
+    path("language/", i18n.language_set, name="set_language"),
     path("", include("ads.urls")),
 ]
 

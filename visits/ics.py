@@ -1,6 +1,8 @@
 """An iCalendar (RFC 5545) file with one event for a visit."""
 
 import datetime as dt
+import re
+import unicodedata
 
 from django.conf import settings
 from django.utils import timezone
@@ -23,30 +25,38 @@ def _utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+# Line breaks of every kind become the two characters "\n" of RFC 5545.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
 def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
+    """
+    A TEXT value (RFC 5545 3.3.11): backslash, semicolon and comma escaped,
+    every kind of line break written as "\n", a tab as a space, and any other
+    control character dropped, so no value can end its line and start a
+    property (an attendee, an alarm, a second event) of its own.
+    """
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    text = _LINE_BREAKS.sub("\\\\n", text).replace("\t", " ")
+    return "".join(char for char in text if unicodedata.category(char) != "Cc")
 
 
 def _fold(line: str) -> str:
-    """Splits a content line into pieces of at most 75 octets (RFC 5545 3.1)."""
-    encoded = line.encode()
-    if len(encoded) <= 75:
-        return line
-    parts, current = [], b""
+    """
+    Splits a content line into pieces of at most 75 octets (RFC 5545 3.1),
+    counting UTF-8 bytes and never cutting a character in two; each
+    continuation starts with a space, which counts towards its 75.
+    """
+    parts, current, size = [], [], 0
     for char in line:
-        piece = char.encode()
+        width = len(char.encode())
         limit = 75 if not parts else 74
-        if len(current) + len(piece) > limit:
-            parts.append(current.decode())
-            current = b""
-        current += piece
-    parts.append(current.decode())
+        if size + width > limit:
+            parts.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    parts.append("".join(current))
     return "\r\n ".join(parts)
 
 

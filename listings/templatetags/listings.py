@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from listings import cache as listing_cache
 from listings import cards, formatting
 from listings.models import Listing
+from nobroker.bsdate import is_nepali, localise_digits
 
 register = template.Library()
 
@@ -31,8 +32,13 @@ def floor_label(value) -> str:
         return ""
     if n == 0:
         return _("Ground floor")
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(n if n < 20 else n % 10, "th")
-    return _("%(n)s%(suffix)s floor") % {"n": n, "suffix": suffix}
+    if is_nepali():
+        # Nepali writes the number alone: ३ तल्ला.
+        ordinal = localise_digits(n)
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n if n < 20 else n % 10, "th")
+        ordinal = f"{n}{suffix}"
+    return _("%(ordinal)s floor") % {"ordinal": ordinal}
 
 
 @register.simple_tag

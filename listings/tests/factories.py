@@ -8,7 +8,7 @@ from PIL import Image
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
-from listings.localities import LOCALITIES
+from listings.localities import DEVANAGARI, LOCALITIES
 from listings.models import Listing, Locality
 
 
@@ -28,7 +28,7 @@ def locality(slug: str = "thamel") -> Locality:
                 district=district,
                 latitude=lat,
                 longitude=lng,
-                aliases=aliases,
+                aliases=", ".join(a for a in (aliases, DEVANAGARI[name]) if a),
             )
     raise ValueError(f"No locality {slug!r} in the valley's list.")
 

@@ -328,6 +328,12 @@ def test_detail_shows_facts_owner_and_canonical_url(client):
         f'rel="canonical" href="http://testserver{listing.get_absolute_url()}"' in html
     )
     assert "8 hours a day" in html
+
+
+def test_detail_fetches_nothing_from_elsewhere_without_a_tile_url(client, settings):
+    settings.MAP_TILE_URL = ""
+    listing = ListingFactory()
+    html = client.get(listing.get_absolute_url()).content.decode()
     assert "tile" not in html.lower()
 
 
@@ -355,10 +361,14 @@ def test_html_in_title_and_description_is_shown_as_text(client):
 
 
 def test_detail_counts_views_but_not_the_owners(client, owner):
+    from nobroker import counting
+
     listing = ListingFactory(owner=owner)
-    client.get(listing.get_absolute_url())
+    browser = {"HTTP_USER_AGENT": "Mozilla/5.0 (Linux; Android 14) Chrome/131.0"}
+    client.get(listing.get_absolute_url(), **browser)
     client.force_login(owner)
-    client.get(listing.get_absolute_url())
+    client.get(listing.get_absolute_url(), **browser)
+    counting.flush()
     listing.refresh_from_db()
     assert listing.view_count == 1
 
@@ -583,6 +593,7 @@ def test_my_listings_shows_stats_with_fixed_query_count(
 ):
     from messaging.models import Conversation
     from visits import services as visit_services
+    from visits import slots as visit_slots
     from visits.tests.factories import open_every_day
 
     client.force_login(owner)
@@ -593,7 +604,7 @@ def test_my_listings_shows_stats_with_fixed_query_count(
     visit_services.visit_request(
         tenant=tenant,
         listing=first,
-        starts_at=visit_services.free_slots(first, limit=1)[0].starts_at,
+        starts_at=visit_slots.free_slots(first, limit=1)[0].starts_at,
     )
     Listing.objects.filter(pk=first.pk).update(view_count=12)
     client.get(reverse("listings:mine"))  # caches the header's counts

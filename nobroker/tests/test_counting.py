@@ -238,18 +238,6 @@ def test_visitor_hash_keeps_no_address_or_agent_and_changes_every_day(store):
     assert len(today) == 32
 
 
-def test_client_address_is_taken_through_the_trusted_proxies_only(settings):
-    request = _request(
-        address="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7, 10.0.0.1"
-    )
-    settings.PROXY_COUNT = 0
-    assert counting.client_address(request) == "10.0.0.2"
-    settings.PROXY_COUNT = 1
-    assert counting.client_address(request) == "10.0.0.1"
-    settings.PROXY_COUNT = 2
-    assert counting.client_address(request) == "203.0.113.7"  # 1.2.3.4 is a claim
-
-
 def test_a_redis_outage_skips_counting_with_one_log_line(settings, ledger, caplog):
     counting.reset_backend()
     settings.REDIS_URL = DEAD_REDIS

@@ -1,6 +1,7 @@
 from django import template
 
-from visits import services
+from nobroker import bsdate
+from visits import slots
 from visits.models import Visit
 
 register = template.Library()
@@ -8,10 +9,11 @@ register = template.Library()
 
 @register.filter
 def visit_time(value):
-    """A visit time the local way: 'Sat, 6 Dec · 10:30 AM' (Nepal time)."""
+    """A visit time the local way: 'Sat, 6 Dec · 10:30 AM' (Nepal time), with
+    its BS date beside it."""
     if not value:
         return ""
-    return services.format_visit_time(value)
+    return bsdate.format_both(value, slots.VISIT_TIME_FORMAT, with_year=False)
 
 
 @register.inclusion_tag("visits/includes/visit_panel.html")
@@ -23,13 +25,10 @@ def visit_panel(listing, user):
         return context
     if user.is_authenticated:
         context["active_visit"] = (
-            Visit.objects.active()
-            .filter(tenant=user, listing=listing)
-            .select_related("slot")
-            .first()
+            Visit.objects.active_for(user, listing).select_related("slot").first()
         )
     if listing.status == listing.Status.PUBLISHED and not context.get("active_visit"):
-        context["options"] = services.next_free_slots(listing, limit=4)
+        context["options"] = slots.next_free_slots(listing, limit=4)
     return context
 
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RentIndexConfig(AppConfig):
+    name = "rentindex"
+    verbose_name = "Rent index"
