@@ -141,6 +141,24 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture
+def context(context):
+    """
+    Every browser journey runs under the enforced Content-Security-Policy and
+    fails on any violation the browser reports in its console. A test that
+    provokes one on purpose reads and clears `context.csp_violations`.
+    """
+    context.csp_violations = []
+
+    def on_console(message):
+        if "Content Security Policy" in message.text:
+            context.csp_violations.append(message.text)
+
+    context.on("console", on_console)
+    yield context
+    assert not context.csp_violations, context.csp_violations
+
+
+@pytest.fixture
 def login_as(live_server):
     """Logs a user in through the real login page of a Playwright page."""
 

@@ -32,7 +32,7 @@ def _thumb(photo, size=120):
     if not photo or not photo.thumb:
         return "—"
     return format_html(
-        '<img src="{}" width="{}" alt="" style="border-radius:4px">',
+        '<img src="{}" width="{}" alt="" class="admin-thumb">',
         photo.thumb.url,
         size,
     )

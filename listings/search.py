@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from listings import cache as listing_cache
 from listings.forms import SearchForm
 from listings.models import Listing, Locality
+from nobroker import metrics
 
 PAGE_SIZE = 20
 # Result sets are counted up to this many and paged no deeper: nobody reads
@@ -83,7 +84,7 @@ def locality_data() -> dict:
     data = listing_cache.local_localities()
     if data is not None:
         return data
-    data = cache.get(listing_cache.LOCALITIES_KEY)
+    data = metrics.cache_get("localities", listing_cache.LOCALITIES_KEY)
     if data is not None:
         listing_cache.keep_localities_locally(data)
         return data
@@ -463,7 +464,7 @@ def build_search(querydict) -> Search:
 def run_search(search: Search) -> dict:
     """One page of results and a capped count: two or three queries, any size."""
     key = listing_cache.search_key(search.cache_params)
-    cached = cache.get(key)
+    cached = metrics.cache_get("search", key)
     if cached is not None:
         return cached
     qs = search.queryset()

@@ -1,5 +1,7 @@
+import contextlib
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -231,6 +233,14 @@ def listings_expire(*, now=None) -> int:
 # --- Photos -------------------------------------------------------------------
 
 
+class StorageUnavailable(Exception):
+    """The media storage (S3) did not take the photo; nothing was kept."""
+
+
+# What S3 (botocore) or a full or missing disk raise when a file cannot be written.
+STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+
+
 @transaction.atomic
 def photo_add(*, listing: Listing, data: bytes, name: str = "") -> ListingPhoto:
     """Re-encodes one accepted upload and stores it; the first becomes the cover."""
@@ -257,10 +267,22 @@ def photo_store(
         is_cover=position == 0,
         alt_text=listing.title[:200],
     )
-    for field_name in ("large", "medium", "thumb"):
-        getattr(photo, field_name).save(
-            f"{field_name}.webp", ContentFile(getattr(encoded, field_name)), save=False
-        )
+    written = []
+    try:
+        for field_name in ("large", "medium", "thumb"):
+            field = getattr(photo, field_name)
+            field.save(
+                f"{field_name}.webp",
+                ContentFile(getattr(encoded, field_name)),
+                save=False,
+            )
+            written.append((field.storage, field.name))
+    except STORAGE_ERRORS as error:
+        # No half photo: what was written goes (if the storage still answers).
+        for storage, name in written:
+            with contextlib.suppress(*STORAGE_ERRORS):
+                storage.delete(name)
+        raise StorageUnavailable from error
     photo.save()
     return photo
 

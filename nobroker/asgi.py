@@ -13,6 +13,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from nobroker.logs import WebsocketRequestId  # noqa: E402
 from nobroker.origins import SiteOriginValidator  # noqa: E402
 from nobroker.routing import websocket_urlpatterns  # noqa: E402
 
@@ -20,7 +21,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": SiteOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(WebsocketRequestId(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -105,6 +105,15 @@ LIMITS: dict[str, Limit] = {
     "messaging:block": Limit(user="30/h", address="600/h"),
     "messaging:unblock": Limit(user="30/h", address="600/h"),
     "messaging:report": Limit(user="10/h", address="300/h"),
+    # --- numbers ------------------------------------------------------------
+    # The public CSV is cached, but a download loop still costs bandwidth.
+    "rentindex:csv": Limit(address="600/h", methods=GET),
+    # --- saved searches -----------------------------------------------------
+    "searches:create": Limit(user="30/h", address="600/h"),
+    "searches:edit": Limit(user="120/h", address="2000/h"),
+    "searches:delete": Limit(user="120/h", address="2000/h"),
+    # A signed link from an email: GET turns alerts off, POST back on.
+    "searches:unsubscribe": Limit(address="300/h", methods=frozenset({"GET", "POST"})),
     # --- ads (the beacon and the click redirect are per address: anonymous) --
     "ads:seen": Limit(address="3000/m"),
     "ads:click": Limit(address="1000/m", methods=GET),
@@ -115,17 +124,8 @@ LIMITS: dict[str, Limit] = {
     "ads:creative_delete": Limit(user="120/h", address="2000/h"),
     "ads:action": Limit(user="120/h", address="2000/h"),
     "ads:boost": Limit(user="20/h", address="600/h"),
-    # --- numbers ------------------------------------------------------------
-    # The public CSV is cached, but a download loop still costs bandwidth.
-    "rentindex:csv": Limit(address="600/h", methods=GET),
-    # --- saved searches -----------------------------------------------------
-    "searches:create": Limit(user="30/h", address="1000/h"),
-    "searches:edit": Limit(user="120/h", address="2000/h"),
-    "searches:delete": Limit(user="120/h", address="2000/h"),
-    # A signed link from an email, answered without logging in.
-    "searches:unsubscribe": Limit(address="300/h"),
     # --- the site -----------------------------------------------------------
-    "set_language": Limit(user="120/h", address="5000/h"),
+    "set_language": Limit(user="120/h", address="3000/h"),
     "csp_report": Limit(address="60/m"),
     "admin:login": Limit(address="300/h"),
 }
@@ -134,6 +134,7 @@ LIMITS: dict[str, Limit] = {
 DEFAULT = Limit(user="600/h", address="6000/h")
 
 NOT_LIMITED: set[str] = {
+    "searches:list",
     "home",
     "healthz",
     "readyz",
@@ -152,17 +153,16 @@ NOT_LIMITED: set[str] = {
     "messaging:unread",
     "messaging:since",
     "messaging:before",
+    "listings:performance",
+    "rentindex:index",
+    "business:dashboard",
+    "business:csv",
     "ads:home",
     "ads:policy",
     "ads:balance",
     "ads:receipt",
     "ads:campaign",
     "ads:csv",
-    "searches:list",
-    "listings:performance",
-    "rentindex:index",
-    "business:dashboard",
-    "business:csv",
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -218,8 +218,11 @@ def scope_address(scope: dict) -> str:
     return client_address(client[0], forwarded)
 
 
-def _address_key(address: str) -> str:
-    """An IPv6 client's whole /64 is one device or one home, as one IPv4 address."""
+def address_group(address: str) -> str:
+    """
+    The address a limit applies to: an IPv4 address, or an IPv6 client's whole
+    /64 (one subscriber gets a /64 and can pick any address inside it).
+    """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -277,7 +280,7 @@ def check(
     if limit.user and user_id:
         waits.append(hit(f"{route}:user", limit.user, str(user_id)))
     if limit.address and address:
-        waits.append(hit(f"{route}:address", limit.address, _address_key(address)))
+        waits.append(hit(f"{route}:address", limit.address, address_group(address)))
     if limit.email and email:
         waits.append(hit(f"{route}:email", limit.email, email.strip().lower()))
     if limit.device and device:

@@ -221,9 +221,9 @@ def test_client_address_takes_the_outermost_trusted_proxys_entry(settings):
 
 
 def test_an_ipv6_client_is_counted_by_its_64_block():
-    one = ratelimits._address_key("2400:1a00:b030:1::5")
-    same_home = ratelimits._address_key("2400:1a00:b030:1:abcd::9")
-    other = ratelimits._address_key("2400:1a00:b030:2::5")
+    one = ratelimits.address_group("2400:1a00:b030:1::5")
+    same_home = ratelimits.address_group("2400:1a00:b030:1:abcd::9")
+    other = ratelimits.address_group("2400:1a00:b030:2::5")
     assert one == same_home != other
 
 

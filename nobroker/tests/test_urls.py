@@ -24,6 +24,9 @@ MATRIX = {
     "healthz": Route(200, 200, 200, 200, 200),
     "readyz": Route(200, 200, 200, 200, 200),
     "set_language": Route(405, 405, 405, 405, 405),
+    # Browsers POST violation reports; the scraper's token or network only.
+    "csp_report": Route(405, 405, 405, 405, 405),
+    "metrics": Route(404, 404, 404, 404, 404),
 }
 # Namespaces guarded as a whole by something else: Django's admin lets staff
 # only into every one of its pages (see test_admin_is_for_staff_only).
