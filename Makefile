@@ -67,6 +67,7 @@ run: setup
 	@echo "  Demo logins (password: kathmandu123):"
 	@echo "    tenant  - tenant@demo.np"
 	@echo "    owner   - owner@demo.np"
+	@echo "    advertiser - advertiser@demo.np  (business pages at http://$(HOST):$(PORT)/business/)"
 	@echo "    staff   - admin@demo.np  (admin at http://$(HOST):$(PORT)/admin/)"
 	@echo ""
 	@$(LOCAL_ENV) exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) nobroker.asgi:application

@@ -12,8 +12,6 @@ The counters live in the cache under keyed hashes: no email or IP address is
 stored. https://django-axes.readthedocs.io/en/latest/5_customization.html
 """
 
-import ipaddress
-
 from axes.handlers.base import AbstractAxesHandler, AxesBaseHandler
 from axes.helpers import get_cache_timeout, get_client_username
 from axes.signals import user_locked_out
@@ -21,25 +19,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.crypto import salted_hmac
 
+from nobroker.ratelimits import address_group
+
 
 def lockout_username(request, credentials=None) -> str:
     """Counts failed logins per address however it was typed (case, spaces)."""
     value = (credentials or {}).get("username") or request.POST.get("username", "")
     return value.strip().lower()
-
-
-def address_group(ip_address: str) -> str:
-    """The address a limit applies to: an IPv4 address, or an IPv6 /64 (one
-    subscriber gets a whole /64 and can pick any address inside it)."""
-    try:
-        address = ipaddress.ip_address(ip_address)
-    except ValueError:
-        return ip_address
-    if address.version == 6:
-        if address.ipv4_mapped:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 def _key(kind: str, value: str) -> str:

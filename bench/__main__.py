@@ -3,7 +3,17 @@
 import importlib
 import sys
 
-BENCHMARKS = ["listings", "chat", "counting", "numbers", "searches", "accounts"]
+BENCHMARKS = [
+    "listings",
+    "chat",
+    "counting",
+    "numbers",
+    "searches",
+    "accounts",
+    "hangup",
+    "layout",
+    "ads",
+]
 
 
 def main(argv: list[str]) -> int:

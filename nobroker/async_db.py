@@ -24,6 +24,7 @@ import logging
 import weakref
 
 import psycopg
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -44,7 +45,11 @@ class Unavailable(Exception):
 
 
 def enabled(alias: str = DEFAULT_DB_ALIAS) -> bool:
-    return connections[alias].vendor == "postgresql"
+    # Behind PgBouncer in transaction mode prepared statements would fail on
+    # every call: Django runs them instead.
+    return connections[alias].vendor == "postgresql" and not getattr(
+        settings, "DATABASE_PGBOUNCER", False
+    )
 
 
 def _new_pool(alias: str) -> AsyncConnectionPool:

@@ -108,7 +108,24 @@ LIMITS: dict[str, Limit] = {
     # --- numbers ------------------------------------------------------------
     # The public CSV is cached, but a download loop still costs bandwidth.
     "rentindex:csv": Limit(address="600/h", methods=GET),
+    # --- saved searches -----------------------------------------------------
+    "searches:create": Limit(user="30/h", address="600/h"),
+    "searches:edit": Limit(user="120/h", address="2000/h"),
+    "searches:delete": Limit(user="120/h", address="2000/h"),
+    # A signed link from an email: GET turns alerts off, POST back on.
+    "searches:unsubscribe": Limit(address="300/h", methods=frozenset({"GET", "POST"})),
+    # --- ads (the beacon and the click redirect are per address: anonymous) --
+    "ads:seen": Limit(address="3000/m"),
+    "ads:click": Limit(address="1000/m", methods=GET),
+    "ads:join": Limit(user="20/h", address="600/h"),
+    "ads:create": Limit(user="60/h", address="1000/h"),
+    "ads:edit": Limit(user="120/h", address="2000/h"),
+    "ads:creatives": Limit(user="60/h", address="1000/h"),
+    "ads:creative_delete": Limit(user="120/h", address="2000/h"),
+    "ads:action": Limit(user="120/h", address="2000/h"),
+    "ads:boost": Limit(user="20/h", address="600/h"),
     # --- the site -----------------------------------------------------------
+    "set_language": Limit(user="120/h", address="3000/h"),
     "csp_report": Limit(address="60/m"),
     "admin:login": Limit(address="300/h"),
 }
@@ -117,6 +134,7 @@ LIMITS: dict[str, Limit] = {
 DEFAULT = Limit(user="600/h", address="6000/h")
 
 NOT_LIMITED: set[str] = {
+    "searches:list",
     "home",
     "healthz",
     "readyz",
@@ -139,6 +157,12 @@ NOT_LIMITED: set[str] = {
     "rentindex:index",
     "business:dashboard",
     "business:csv",
+    "ads:home",
+    "ads:policy",
+    "ads:balance",
+    "ads:receipt",
+    "ads:campaign",
+    "ads:csv",
 }
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -194,8 +218,11 @@ def scope_address(scope: dict) -> str:
     return client_address(client[0], forwarded)
 
 
-def _address_key(address: str) -> str:
-    """An IPv6 client's whole /64 is one device or one home, as one IPv4 address."""
+def address_group(address: str) -> str:
+    """
+    The address a limit applies to: an IPv4 address, or an IPv6 client's whole
+    /64 (one subscriber gets a /64 and can pick any address inside it).
+    """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -253,7 +280,7 @@ def check(
     if limit.user and user_id:
         waits.append(hit(f"{route}:user", limit.user, str(user_id)))
     if limit.address and address:
-        waits.append(hit(f"{route}:address", limit.address, _address_key(address)))
+        waits.append(hit(f"{route}:address", limit.address, address_group(address)))
     if limit.email and email:
         waits.append(hit(f"{route}:email", limit.email, email.strip().lower()))
     if limit.device and device:

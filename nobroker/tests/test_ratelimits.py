@@ -15,6 +15,7 @@ from messaging.models import Message
 from messaging.tests.factories import ConversationFactory
 from nobroker import async_db, ratelimits
 from nobroker.asgi import application
+from nobroker.origins import site_origins
 from nobroker.ratelimits import GET, Limit
 
 
@@ -220,9 +221,9 @@ def test_client_address_takes_the_outermost_trusted_proxys_entry(settings):
 
 
 def test_an_ipv6_client_is_counted_by_its_64_block():
-    one = ratelimits._address_key("2400:1a00:b030:1::5")
-    same_home = ratelimits._address_key("2400:1a00:b030:1:abcd::9")
-    other = ratelimits._address_key("2400:1a00:b030:2::5")
+    one = ratelimits.address_group("2400:1a00:b030:1::5")
+    same_home = ratelimits.address_group("2400:1a00:b030:1:abcd::9")
+    other = ratelimits.address_group("2400:1a00:b030:2::5")
     assert one == same_home != other
 
 
@@ -250,7 +251,7 @@ async def test_websocket_message_sends_share_the_message_limit(monkeypatch):
         f"/ws/messages/{conversation.pk}/",
         headers=[
             (b"host", b"localhost"),
-            (b"origin", b"http://localhost"),
+            (b"origin", site_origins()[0].encode()),
             (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
         ],
     )
