@@ -141,6 +141,24 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture
+def context(context):
+    """
+    Every browser journey runs under the enforced Content-Security-Policy and
+    fails on any violation the browser reports in its console. A test that
+    provokes one on purpose reads and clears `context.csp_violations`.
+    """
+    context.csp_violations = []
+
+    def on_console(message):
+        if "Content Security Policy" in message.text:
+            context.csp_violations.append(message.text)
+
+    context.on("console", on_console)
+    yield context
+    assert not context.csp_violations, context.csp_violations
+
+
+@pytest.fixture
 def login_as(live_server):
     """Logs a user in through the real login page of a Playwright page."""
 
@@ -207,6 +225,8 @@ def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": database_url,
         "TASKS_BACKEND": "immediate",
+        # The websocket origin check wants the pages' own origin.
+        "SITE_URL": f"http://{host}:{port}",
         **extra_env,
     }
     output = open(log, "w") if log else None  # noqa: SIM115
@@ -224,7 +244,8 @@ def _daphne(database_url: str, log: Path | None = None, **extra_env: str):
         stdout=output,
         stderr=subprocess.STDOUT if output else None,
     )
-    deadline = time.monotonic() + 20
+    # Generous: on a busy machine the project takes a while to import.
+    deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=1)  # noqa: S310

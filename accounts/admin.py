@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Notification, User
+from accounts.forms import mobile_field
+from accounts.models import Notification, User, normalize_nepali_phone
 
 
 @admin.register(User)
@@ -29,6 +30,23 @@ class UserAdmin(BaseUserAdmin):
     )
     search_fields = ("email", "full_name", "phone")
     readonly_fields = ("last_login", "date_joined")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Staff type numbers as everyone does: "+977 984-1234567" fits and is stored
+        # in the one form.
+        if db_field.name == "phone":
+            return mobile_field()
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        phone = normalize_nepali_phone(search_term)
+        if phone != search_term.strip() and phone.startswith("+977"):
+            queryset |= self.model.objects.filter(phone=phone)
+        return queryset, duplicates
+
     actions = ("mark_trusted", "clear_flag")
     fieldsets = (
         (None, {"fields": ("email", "password")}),

@@ -1,9 +1,11 @@
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from accounts.emails import send_templated_email
 from accounts.models import User
@@ -84,3 +86,56 @@ def user_change_email(*, user: User, email: str) -> None:
 def user_delete(*, user: User) -> None:
     """Deletes the account and, through the database's cascades, all it owns."""
     user.delete()
+
+
+# --- Account flagging ----------------------------------------------------------
+# A flagged account's listings always go to review (listings.services).
+
+
+def accounts_sharing_phone(user: User):
+    """The other accounts with this account's phone number."""
+    if not user.phone:
+        return User.objects.none()
+    return User.objects.filter(phone=user.phone).exclude(pk=user.pk)
+
+
+@transaction.atomic
+def user_flag(*, user: User, reason: str) -> None:
+    """Flags an account for staff and takes away its trusted-owner standing."""
+    user.is_flagged = True
+    user.is_trusted_owner = False
+    user.flag_reason = reason[:255]
+    user.save(update_fields=["is_flagged", "is_trusted_owner", "flag_reason"])
+
+
+@transaction.atomic
+def user_flag_shared_phone(*, user: User) -> int:
+    """Flags every account (this one included) whose phone is on several accounts."""
+    others = list(accounts_sharing_phone(user))
+    if not others:
+        return 0
+    reason = _("The phone number %(phone)s is on %(n)s accounts.") % {
+        "phone": user.phone,
+        "n": len(others) + 1,
+    }
+    ids = [user.pk, *(o.pk for o in others)]
+    return User.objects.filter(pk__in=ids, is_flagged=False).update(
+        is_flagged=True, flag_reason=reason[:255]
+    )
+
+
+@transaction.atomic
+def users_flag_shared_phones() -> int:
+    """Flags every account whose phone number is also on another account."""
+    shared = (
+        User.objects.exclude(phone="")
+        .values("phone")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .values_list("phone", flat=True)
+    )
+    flagged = 0
+    for phone in list(shared):
+        first = User.objects.filter(phone=phone).first()
+        flagged += user_flag_shared_phone(user=first)
+    return flagged

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "numbers",
     "searches",
     "accounts",
+    "hangup",
     "layout",
 ]
 

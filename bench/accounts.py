@@ -131,6 +131,7 @@ def main(argv=None) -> int:
     from accounts.models import User
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     User.objects.filter(email__endswith="@bench.example").delete()
     User.objects.create_user(email=KNOWN, full_name="Bench Known", password="x-Known-9")
     redis_client = redis.from_url(redis_url)

@@ -14,6 +14,11 @@ to the other person receiving it (p50/p95/p99), the delivery rate, the
 server's CPU time per message and its memory per idle socket (RSS before and
 after connecting them). Results go to bench/results/chat.json and
 bench/results/chat.md. Loopback only; a few minutes.
+
+`--churn N` measures something else instead: N times, a person opens a page
+(the badge socket) and a conversation and closes both, each time another
+person; it reports the channel layer's group subscriptions in Redis and the
+server's memory before and after (bench/results/chat-churn.json).
 """
 
 import argparse
@@ -53,6 +58,10 @@ LAYERS = {
 DEFAULT_LAYERS = "redis,redis-pubsub"
 PROCESSES = 2  # daphne processes for the scaled-out measurement
 EMAIL_DOMAIN = "bench.invalid"
+CHURN_STEP = 500  # cycles between memory readings in --churn
+# Cycles before the first reading: the server's thread pool, database and
+# Redis connections and allocator arenas grow to their working size first.
+CHURN_WARM_UP = 1000
 
 
 # --- Helpers -------------------------------------------------------------------
@@ -534,6 +543,111 @@ async def measure_server(
     return rows
 
 
+async def measure_churn(
+    target: Target, pid: int, fixtures: Fixtures, cycles: int
+) -> dict:
+    """
+    `cycles` times: one person's badge socket and one conversation socket
+    open, then close (16 at a time, each cycle another person). Measured
+    after `CHURN_WARM_UP` cycles and at the end: the groups Redis holds subscriptions
+    for under this site's prefix, and the server's RSS.
+    """
+    from django.conf import settings
+    from redis.asyncio import Redis
+
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+
+    async def group_subscriptions() -> int:
+        return len(await redis.pubsub_channels(f"{prefix}__group__*"))
+
+    async def cycle(n: int) -> None:
+        pair = fixtures.pairs[n % len(fixtures.pairs)]
+        specs = [
+            (target.idle_url(n), target.headers(fixtures.idle_sessions[n])),
+            (target.active_url(pair, 0), target.headers(pair[2])),
+        ]
+        sockets, failures = await connect_many(target, specs)
+        if failures:
+            sys.exit(f"churn: {failures} sockets failed to connect.")
+        for ws in sockets:
+            await ws.close()
+
+    async def cycles_of(numbers) -> float:
+        gate = asyncio.Semaphore(16)
+
+        async def gated(n):
+            async with gate:
+                await cycle(n)
+
+        began = time.monotonic()
+        await asyncio.gather(*(gated(n) for n in numbers))
+        return time.monotonic() - began
+
+    await cycles_of(range(cycles, cycles + CHURN_WARM_UP))
+    await asyncio.sleep(2)
+    groups_start, rss_start = await group_subscriptions(), rss_kib(pid)
+    seconds = 0.0
+    rss_steps = []
+    for start in range(0, cycles, CHURN_STEP):
+        seconds += await cycles_of(range(start, min(cycles, start + CHURN_STEP)))
+        rss_steps.append(round(rss_kib(pid) / 1024, 1))
+    # The server leaves the groups as each close reaches it.
+    await asyncio.sleep(2)
+    groups_end, rss_end = await group_subscriptions(), rss_kib(pid)
+    await redis.aclose()
+    row = {
+        "server": target.name,
+        "cycles": cycles,
+        "sockets_opened_and_closed": 2 * cycles,
+        "cycles_per_s": round(cycles / seconds, 1),
+        "group_subscriptions_start": groups_start,
+        "group_subscriptions_end": groups_end,
+        "rss_start_mib": round(rss_start / 1024, 1),
+        "rss_end_mib": round(rss_end / 1024, 1),
+        "rss_growth_kib_per_cycle": round((rss_end - rss_start) / cycles, 2),
+        f"rss_mib_every_{CHURN_STEP}_cycles": rss_steps,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def churn_markdown(row: dict) -> str:
+    return (
+        "| server | cycles | group subscriptions before | after "
+        "| RSS before MiB | after | KiB per cycle |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n"
+        f"| {row['server']} | {row['cycles']:,} | "
+        f"{row['group_subscriptions_start']} | {row['group_subscriptions_end']} | "
+        f"{row['rss_start_mib']} | {row['rss_end_mib']} | "
+        f"{row['rss_growth_kib_per_cycle']} |\n"
+    )
+
+
+def run_churn(cycles: int, secret_key: str) -> int:
+    fixtures = make_fixtures(cycles + CHURN_WARM_UP)
+    try:
+        [(process, port)] = start_daphnes(LAYERS["redis-pubsub"], secret_key, 1)
+        try:
+            row = asyncio.run(
+                measure_churn(
+                    ProjectTarget("daphne + redis-pubsub", [port]),
+                    process.pid,
+                    fixtures,
+                    cycles,
+                )
+            )
+        finally:
+            stop(process)
+    finally:
+        drop_fixtures(fixtures)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "chat-churn.json").write_text(json.dumps(row, indent=2) + "\n")
+    print()
+    print(churn_markdown(row))
+    return 0
+
+
 # --- Servers -------------------------------------------------------------------
 
 
@@ -562,6 +676,7 @@ def start_daphne(layer: str, secret_key: str) -> tuple[subprocess.Popen, int]:
         "DJANGO_TESTING": "",
         "LOCAL_HTTP": "1",
         "DJANGO_ALLOWED_HOSTS": HOST,
+        "SITE_URL": f"http://{HOST}:{port}",
         "CHANNEL_LAYER_BACKEND": layer,
         "LOG_LEVEL": "WARNING",
     }
@@ -670,6 +785,13 @@ def main(argv: list[str] | None = None) -> int:
         f"processes, sockets spread over them (default: {PROCESSES}; 1 skips it)",
     )
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay")
+    parser.add_argument(
+        "--churn",
+        type=int,
+        metavar="N",
+        help="instead: open and close a badge and a conversation socket N times "
+        "and compare the layer's group subscriptions and the server's memory",
+    )
     args = parser.parse_args(argv)
     SOCKET_COUNTS = tuple(int(n) for n in args.sockets.split(","))
     DURATION = args.seconds
@@ -700,6 +822,8 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
 
+    if args.churn:
+        return run_churn(args.churn, secret_key)
     began = time.monotonic()
     fixtures = make_fixtures(max(SOCKET_COUNTS) - 2 * PAIRS)
     print(f"Made {len(fixtures.session_keys):,} users and sessions.", flush=True)

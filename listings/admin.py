@@ -9,7 +9,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.models import User
+from accounts.models import User, normalize_nepali_phone
+from accounts.services import accounts_sharing_phone
 from listings import services
 from listings.forms import RejectForm
 from listings.models import Listing, ListingPhoto, ListingReport, Locality, Shortlist
@@ -31,7 +32,7 @@ def _thumb(photo, size=120):
     if not photo or not photo.thumb:
         return "—"
     return format_html(
-        '<img src="{}" width="{}" alt="" style="border-radius:4px">',
+        '<img src="{}" width="{}" alt="" class="admin-thumb">',
         photo.thumb.url,
         size,
     )
@@ -222,7 +223,9 @@ class ListingAdmin(admin.ModelAdmin):
         # As a list of ids, so PostgreSQL can combine the index scans.
         owner_ids = list(
             User.objects.filter(
-                Q(email__icontains=term) | Q(full_name__icontains=term) | Q(phone=term)
+                Q(email__icontains=term)
+                | Q(full_name__icontains=term)
+                | Q(phone=normalize_nepali_phone(term))
             ).values_list("pk", flat=True)[:MAX_SEARCHED_OWNERS]
         )
         matches = Q(owner_id__in=owner_ids)
@@ -353,7 +356,7 @@ class ListingReportAdmin(admin.ModelAdmin):
         owner = report.listing.owner
         if not owner.phone:
             return "—"
-        return services.accounts_sharing_phone(owner).count() + 1
+        return accounts_sharing_phone(owner).count() + 1
 
     @admin.action(description=_("Uphold: take the listing down and flag the owner"))
     def uphold(self, request, queryset):

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import get_language
 
 from listings import cards
+from nobroker import metrics
 
 VERSION_KEY = "listings:version"
 SEARCH_TIMEOUT = 60 * 5
@@ -104,7 +105,7 @@ def card_bodies(listings) -> list[tuple]:
         return []
     prefix = f"listings:card:{current_version()}:{get_language() or ''}:"
     keys = [f"{prefix}{listing.pk}" for listing in listings]
-    found = cache.get_many(keys)
+    found = metrics.cache_get_many("cards", keys)
     missing = {}
     bodies = []
     for key, listing in zip(keys, listings, strict=True):

@@ -185,6 +185,7 @@ class ListingForm(forms.ModelForm):
             "landmark",
             "latitude",
             "longitude",
+            "pin_exact",
             "rent",
             "deposit",
             "negotiable",

@@ -251,6 +251,14 @@ class Listing(models.Model):
         validators=[MinValueValidator(85.1), MaxValueValidator(85.6)],
     )
 
+    # Off: the map shows the locality, never the house (nobroker/kathmandu.md:
+    # a pin is approximate to about a kilometre).
+    pin_exact = models.BooleanField(
+        _("show my exact pin on the map"),
+        default=False,
+        help_text=_("Otherwise tenants see only the locality on the map."),
+    )
+
     rent = models.PositiveIntegerField(
         _("monthly rent (NPR)"),
         validators=[MinValueValidator(500), MaxValueValidator(10_000_000)],
@@ -445,6 +453,14 @@ class Listing(models.Model):
                     )
                 }
             )
+
+    @property
+    def map_point(self) -> tuple:
+        """Where a map puts this listing: the owner's pin only when they chose
+        to show it exactly, otherwise the locality's centre."""
+        if self.pin_exact and self.latitude is not None and self.longitude is not None:
+            return self.latitude, self.longitude, True
+        return self.locality.latitude, self.locality.longitude, False
 
     @property
     def is_published(self) -> bool:

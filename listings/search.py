@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from listings import cache as listing_cache
 from listings.forms import SearchForm
 from listings.models import Listing, Locality
+from nobroker import metrics
 
 PAGE_SIZE = 20
 # Result sets are counted up to this many and paged no deeper: nobody reads
@@ -83,7 +84,7 @@ def locality_data() -> dict:
     data = listing_cache.local_localities()
     if data is not None:
         return data
-    data = cache.get(listing_cache.LOCALITIES_KEY)
+    data = metrics.cache_get("localities", listing_cache.LOCALITIES_KEY)
     if data is not None:
         listing_cache.keep_localities_locally(data)
         return data
@@ -220,6 +221,53 @@ def nearby_locality_ids(locality_id: int, km: float = 2.5) -> list[int]:
         if math.hypot(dlat, dlng) <= km:
             result.append(row["id"])
     return result
+
+
+def parse_bbox(value: str) -> tuple[float, float, float, float] | None:
+    """'south,west,north,east' in degrees, or None when it is not that."""
+    try:
+        south, west, north, east = (float(v) for v in value.split(","))
+    except ValueError:
+        return None
+    if not (-90 <= south < north <= 90 and -180 <= west < east <= 180):
+        return None
+    return south, west, north, east
+
+
+def localities_in(box: tuple, data: dict) -> list[int]:
+    south, west, north, east = box
+    return [
+        row["id"]
+        for row in data["rows"]
+        if south <= float(row["latitude"]) <= north
+        and west <= float(row["longitude"]) <= east
+    ]
+
+
+def map_points(listings, data: dict) -> list[dict]:
+    """The search map's markers: one per locality of the page's results, at the
+    locality's centre (a search map never shows a house)."""
+    points: dict[int, dict] = {}
+    for listing in listings:
+        row = data["by_id"].get(listing.locality_id)
+        if row is None:
+            continue
+        point = points.setdefault(
+            row["id"],
+            {
+                "lat": float(row["latitude"]),
+                "lng": float(row["longitude"]),
+                "label": row["name"],
+                "url": "",
+                "n": 0,
+            },
+        )
+        point["n"] += 1
+        if not point["url"]:
+            point["url"] = listing.get_absolute_url()
+    for point in points.values():
+        point["label"] = f"{point['label']} ({point['n']})"
+    return list(points.values())
 
 
 def text_q(words: list[str]) -> Q:
@@ -363,6 +411,15 @@ def build_search(querydict) -> Search:
     for i in text_ids:
         if i not in locality_ids:
             locality_ids.append(i)
+    box = parse_bbox(querydict.get("bbox", ""))
+    if box is not None:
+        # The map's "search this area": the localities whose centre is in view
+        # (within those asked for, if any); none in view finds nothing.
+        inside = localities_in(box, localities)
+        locality_ids = (
+            [i for i in locality_ids if i in inside] if locality_ids else inside
+        )
+        locality_ids = locality_ids or [0]
     # A property type typed as a word ("flat in Baneswor") filters by type
     # unless types were ticked; every other word is searched in the text.
     types = list(form.cleaned_data.get("type") or [])
@@ -407,7 +464,7 @@ def build_search(querydict) -> Search:
 def run_search(search: Search) -> dict:
     """One page of results and a capped count: two or three queries, any size."""
     key = listing_cache.search_key(search.cache_params)
-    cached = cache.get(key)
+    cached = metrics.cache_get("search", key)
     if cached is not None:
         return cached
     qs = search.queryset()

@@ -1,14 +1,16 @@
+import contextlib
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.emails import send_templated_email
 from accounts.models import User
+from accounts.services import user_flag, user_flag_shared_phone
 from listings.cache import bump_version
 from listings.models import (
     Listing,
@@ -61,28 +63,6 @@ def owner_publishes_directly(owner: User) -> bool:
     return owner.is_trusted_owner and not owner.is_flagged
 
 
-def accounts_sharing_phone(user: User):
-    if not user.phone:
-        return User.objects.none()
-    return User.objects.filter(phone=user.phone).exclude(pk=user.pk)
-
-
-@transaction.atomic
-def flag_shared_phone(*, user: User) -> int:
-    """Flags every account (this one included) whose phone is on several accounts."""
-    others = list(accounts_sharing_phone(user))
-    if not others:
-        return 0
-    reason = _("The phone number %(phone)s is on %(n)s accounts.") % {
-        "phone": user.phone,
-        "n": len(others) + 1,
-    }
-    ids = [user.pk, *(o.pk for o in others)]
-    return User.objects.filter(pk__in=ids, is_flagged=False).update(
-        is_flagged=True, flag_reason=reason[:255]
-    )
-
-
 @transaction.atomic
 def listing_create(*, owner: User, form) -> Listing:
     """Saves a new listing as a draft of this owner (whatever the form posted)."""
@@ -132,7 +112,7 @@ def listing_submit(*, listing: Listing) -> Listing:
         )
     if not listing.can_be_submitted:
         raise ValidationError(_("This listing cannot be submitted in its state."))
-    flag_shared_phone(user=owner)
+    user_flag_shared_phone(user=owner)
     owner.refresh_from_db(fields=["is_flagged", "is_trusted_owner"])
     if owner_publishes_directly(owner):
         _publish(listing)
@@ -253,6 +233,14 @@ def listings_expire(*, now=None) -> int:
 # --- Photos -------------------------------------------------------------------
 
 
+class StorageUnavailable(Exception):
+    """The media storage (S3) did not take the photo; nothing was kept."""
+
+
+# What S3 (botocore) or a full or missing disk raise when a file cannot be written.
+STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+
+
 @transaction.atomic
 def photo_add(*, listing: Listing, data: bytes, name: str = "") -> ListingPhoto:
     """Re-encodes one accepted upload and stores it; the first becomes the cover."""
@@ -279,10 +267,22 @@ def photo_store(
         is_cover=position == 0,
         alt_text=listing.title[:200],
     )
-    for field_name in ("large", "medium", "thumb"):
-        getattr(photo, field_name).save(
-            f"{field_name}.webp", ContentFile(getattr(encoded, field_name)), save=False
-        )
+    written = []
+    try:
+        for field_name in ("large", "medium", "thumb"):
+            field = getattr(photo, field_name)
+            field.save(
+                f"{field_name}.webp",
+                ContentFile(getattr(encoded, field_name)),
+                save=False,
+            )
+            written.append((field.storage, field.name))
+    except STORAGE_ERRORS as error:
+        # No half photo: what was written goes (if the storage still answers).
+        for storage, name in written:
+            with contextlib.suppress(*STORAGE_ERRORS):
+                storage.delete(name)
+        raise StorageUnavailable from error
     photo.save()
     return photo
 
@@ -387,28 +387,8 @@ def report_resolve(*, report: ListingReport, upheld: bool, staff: User) -> None:
     if listing.is_published:
         listing.status = Listing.Status.ARCHIVED
         listing.save(update_fields=["status", "updated_at"])
-    owner = listing.owner
-    owner.is_flagged = True
-    owner.is_trusted_owner = False
-    owner.flag_reason = (
-        _("Report upheld: %(reason)s") % {"reason": report.get_reason_display()}
-    )[:255]
-    owner.save(update_fields=["is_flagged", "is_trusted_owner", "flag_reason"])
-    bump_version()
-
-
-@transaction.atomic
-def flag_all_shared_phones() -> int:
-    """Flags every account whose phone number is also on another account."""
-    shared = (
-        User.objects.exclude(phone="")
-        .values("phone")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .values_list("phone", flat=True)
+    user_flag(
+        user=listing.owner,
+        reason=_("Report upheld: %(reason)s") % {"reason": report.get_reason_display()},
     )
-    flagged = 0
-    for phone in list(shared):
-        first = User.objects.filter(phone=phone).first()
-        flagged += flag_shared_phone(user=first)
-    return flagged
+    bump_version()

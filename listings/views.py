@@ -17,9 +17,11 @@ from listings.search import (
     MAX_RESULTS,
     build_search,
     locality_data,
+    map_points,
     nearby_locality_ids,
     run_search,
 )
+from nobroker import metrics
 from nobroker.charts import day_label, line_chart
 from nobroker.redirects import redirect_next
 
@@ -59,6 +61,8 @@ def search(request):
             "selected_locality_ids": selected_ids,
             "max_results": MAX_RESULTS,
             "suggestions": query.relax_suggestions() if not listings else [],
+            "map_view": request.GET.get("view") == "map",
+            "map_points": map_points(listings, localities),
         },
     )
 
@@ -95,7 +99,7 @@ def _similar_queryset(listing):
 def _detail_bundle(pk: int) -> dict | None:
     """The listing, its photos and similar listings nearby, cached while unchanged."""
     key = listing_cache.detail_key(pk)
-    bundle = cache.get(key)
+    bundle = metrics.cache_get("listing_page", key)
     if bundle is not None:
         return bundle
     listing = Listing.objects.select_related("locality", "owner").filter(pk=pk).first()
@@ -249,6 +253,14 @@ def listing_photos(request, pk):
                 added += 1
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+        except services.StorageUnavailable:
+            messages.error(
+                request,
+                _(
+                    "Photo storage is not answering right now, so this photo was "
+                    "not saved. Nothing else changed: try again in a few minutes."
+                ),
+            )
         if added:
             messages.success(
                 request,

@@ -12,7 +12,7 @@ def transcript(conversation: Conversation) -> str:
     messages = conversation.messages.select_related("sender").order_by("id")
     rows = format_html_join(
         "",
-        '<p style="margin:0 0 .75rem"><strong>{}</strong> <small>{}</small>{}<br>{}</p>',
+        '<p class="admin-transcript-line"><strong>{}</strong> <small>{}</small>{}<br>{}</p>',
         (
             (
                 message.sender.full_name or message.sender.email,

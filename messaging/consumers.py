@@ -9,14 +9,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
-from messaging.models import MESSAGE_MAX_LENGTH, Conversation, Message
-from messaging.services import (
-    MessagingError,
-    amessage_send,
-    conversation_group,
-    conversation_mark_read,
-    user_group,
-)
+from messaging.events import conversation_group, user_group
+from messaging.models import Conversation, Message
+from messaging.services import MessagingError, amessage_send, conversation_mark_read
 from nobroker import ratelimits
 from nobroker.channel_layers import channel_end
 
@@ -54,15 +49,6 @@ def off_thread(func):
     Each call is a self-contained service call, so no thread affinity is needed.
     """
     return database_sync_to_async(func, thread_sensitive=False)
-
-
-def _member_conversation(pk: int, user) -> Conversation | None:
-    return Conversation.objects.for_user(user).filter(pk=pk).first()
-
-
-def _messages_after(conversation: Conversation, after: int) -> list[dict]:
-    messages = Message.objects.in_conversation(conversation).after(after)[:500]
-    return [message.as_event() for message in messages]
 
 
 def _query_int(scope, name: str) -> int:
@@ -109,11 +95,38 @@ class SessionSocketMixin:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def join(self, *groups: str) -> None:
+        """
+        Joins the groups and keeps them in `self.groups`, the list Channels'
+        own disconnect handler walks to leave them when the socket closes.
+        """
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
+
     async def session_ended(self, event):
         session = self.scope.get("session")
         mine = session.session_key if session is not None else None
         if event.get("session_key") in (None, mine):
             await self.close(code=CLOSE_LOGGED_OUT)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """
+        JSON text frames go to `receive_json`; anything else (a binary frame,
+        which Channels' JSON consumer answers with an exception and a closed
+        socket) gets an error the page can show.
+        """
+        if text_data is None:
+            await self.send_error(
+                "binary", _("This connection only takes text messages.")
+            )
+            return
+        await self.receive_json(await self.decode_json(text_data), **kwargs)
+
+    async def send_error(self, code: str, message: str, client_id: str = ""):
+        await self.send_json(
+            {"type": "error", "code": code, "message": message, "client_id": client_id}
+        )
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -135,7 +148,9 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
         pk = self.scope["url_route"]["kwargs"]["pk"]
-        self.conversation = await off_thread(_member_conversation)(pk, self.user)
+        self.conversation = await off_thread(
+            Conversation.objects.for_user(self.user).filter(pk=pk).first
+        )()
         if self.conversation is None:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
@@ -143,20 +158,15 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # Client ids of the messages this socket sent lately.
         self.answered = deque(maxlen=20)
         self.last_typing = 0.0
-        # Channels leaves every group in `self.groups` when the socket closes.
-        self.groups = [conversation_group(pk), user_group(self.user.pk)]
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.join(conversation_group(pk), user_group(self.user.pk))
         await self.accept()
         # Joined the group first, then read the gap: a message sent in between
         # arrives twice at worst, and the page keeps one copy per id.
         after = _query_int(self.scope, "after")
         if after:
-            for message in await off_thread(_messages_after)(self.conversation, after):
+            missed = Message.objects.in_conversation(self.conversation).after(after)
+            for message in await off_thread(missed.events)(limit=500):
                 await self.send_json({"type": "message", "message": message})
-
-    async def disconnect(self, code):
-        pass  # Channels has left the groups in `self.groups` already.
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -183,18 +193,6 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
 
     async def send_message(self, content):
         client_id = str(content.get("client_id") or "")
-        body = content.get("body")
-        if not isinstance(body, str):
-            await self.send_error("empty", _("Write a message first."), client_id)
-            return
-        if len(body.strip()) > MESSAGE_MAX_LENGTH:
-            await self.send_error(
-                "too_long",
-                _("A message can be at most %(max)s characters.")
-                % {"max": f"{MESSAGE_MAX_LENGTH:,}"},
-                client_id,
-            )
-            return
         if not self.bucket.take() or await ratelimits.amessage_send_wait(self.scope):
             await self.send_error(
                 "slow_down",
@@ -210,7 +208,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 conversation=self.conversation,
                 sender=self.user,
                 client_id=client_id,
-                body=body,
+                body=content.get("body"),
             )
         except MessagingError as error:
             await self.send_error(error.code, error.message, client_id)
@@ -218,11 +216,6 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         self.answered.append(message["client_id"])
         # The sender hears back even on a resend, which broadcasts nothing.
         await self.send_json({"type": "message", "message": message})
-
-    async def send_error(self, code: str, message: str, client_id: str = ""):
-        await self.send_json(
-            {"type": "error", "code": code, "message": message, "client_id": client_id}
-        )
 
     async def message_new(self, event):
         message = event["message"]
@@ -253,12 +246,8 @@ class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         if not user.is_authenticated:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
-        self.groups = [user_group(user.pk)]
-        await self.channel_layer.group_add(self.groups[0], self.channel_name)
+        await self.join(user_group(user.pk))
         await self.accept()
-
-    async def disconnect(self, code):
-        pass  # Channels has left the groups in `self.groups` already.
 
     async def receive_json(self, content, **kwargs):
         # The page only listens on this socket.

@@ -176,6 +176,10 @@ class MessageQuerySet(models.QuerySet):
     def after(self, message_id: int):
         return self.filter(id__gt=message_id).order_by("id")
 
+    def events(self, *, limit: int) -> list[dict]:
+        """The first `limit` messages as the pages see them (`Message.as_event`)."""
+        return [message.as_event() for message in self[:limit]]
+
     def latest_page(self, *, before: int | None = None, size: int = 30):
         """The `size` messages before `before` (or the newest), oldest first."""
         qs = self.order_by("-id")

@@ -1,20 +1,18 @@
 import logging
 import uuid
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import timedelta
 from functools import cache
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Exists, F, Max
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.emails import send_templated_email
 from listings.stats import count_event
+from messaging import events
 from messaging.models import (
     MESSAGE_MAX_LENGTH,
     Block,
@@ -24,7 +22,7 @@ from messaging.models import (
     asks_for_money,
 )
 from nobroker import async_db
-from nobroker.counters import aforget_count, cached_count, forget_count
+from nobroker.counters import cached_count, forget_count
 
 logger = logging.getLogger(__name__)
 
@@ -41,73 +39,6 @@ class MessagingError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def user_group(user_id: int) -> str:
-    return f"user_{user_id}"
-
-
-def conversation_group(conversation_id: int) -> str:
-    return f"conversation_{conversation_id}"
-
-
-def broadcast(group: str, event: dict) -> None:
-    """Sends an event to a channel-layer group (see `broadcast_all`)."""
-    broadcast_all([(group, event)])
-
-
-# Set by `collected_broadcasts`: broadcasts go into this list instead.
-_collected: ContextVar[list | None] = ContextVar("collected_broadcasts", default=None)
-
-
-def broadcast_all(sends: list[tuple[str, dict]]) -> None:
-    """
-    Sends events to channel-layer groups, in order, in one trip to the event
-    loop (or hands them to `collected_broadcasts`). The database is the
-    record: when the layer is unreachable the pages catch up by fetching, so a
-    failure is logged and never undoes the write that caused it.
-    """
-    collected = _collected.get()
-    if collected is not None:
-        collected.extend(sends)
-        return
-    async_to_sync(send_collected)(sends)
-
-
-async def send_collected(sends: list[tuple[str, dict]]) -> None:
-    layer = get_channel_layer()
-    send_many = getattr(layer, "group_send_many", None)
-    if send_many is not None and len(sends) > 1:
-        # One trip to Redis for all of them (nobroker.channel_layers).
-        try:
-            await send_many(sends)
-        except Exception:
-            logger.exception(
-                "Could not broadcast %s",
-                ", ".join(f"{event.get('type')} to {group}" for group, event in sends),
-            )
-        return
-    for group, event in sends:
-        try:
-            await layer.group_send(group, event)
-        except Exception:
-            logger.exception("Could not broadcast %s to %s", event.get("type"), group)
-
-
-@contextmanager
-def collected_broadcasts():
-    """
-    Collects the broadcasts of the service calls inside the block (they are
-    still made only after commit) for a websocket consumer to send with
-    `send_collected` from its own event loop, instead of each call blocking
-    its worker thread on a trip to the loop and back.
-    """
-    collected: list[tuple[str, dict]] = []
-    token = _collected.set(collected)
-    try:
-        yield collected
-    finally:
-        _collected.reset(token)
 
 
 def unread_count(user) -> int:
@@ -155,8 +86,9 @@ def conversation_start(*, listing, tenant) -> Conversation:
     return conversation
 
 
-def validate_body(body: str) -> str:
-    body = (body or "").strip()
+def validate_body(body) -> str:
+    """The message's text, stripped, once it is text of an allowed length."""
+    body = body.strip() if isinstance(body, str) else ""
     if not body:
         raise MessagingError("empty", _("Write a message first."))
     if len(body) > MESSAGE_MAX_LENGTH:
@@ -168,31 +100,62 @@ def validate_body(body: str) -> str:
     return body
 
 
+# --- Sending a message ---------------------------------------------------------
+#
+# A message is checked (`message_prepare`), stored (`message_store`, or from a
+# socket `amessage_store`), and its events sent once it is committed
+# (`messaging.events`). Sending the same client id again stores nothing and
+# answers with the stored message.
+
+
 def message_send(
     *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
 ) -> tuple[Message, bool]:
     """
-    Stores a message and, once it is committed, pushes it to both participants.
-
-    Returns `(message, created)`. Sending the same `client_id` again returns the
-    stored message: a page that resends after a dropped connection never makes a
-    second copy. A block between the two people refuses the message.
-
-    On PostgreSQL the message is stored in one statement (see
-    `_message_store_sql`); elsewhere in one transaction: the insert, then the
-    conversation's update, which is also the block check (a block rolls the
-    insert back). Called within a caller's transaction, it joins it.
+    Stores a message (a form post) and, once it is committed, pushes it to
+    both participants. Returns `(message, created)`: sending the same
+    `client_id` again returns the stored message, so a page that resends after
+    a dropped connection never makes a second copy. A block between the two
+    people refuses the message. Called within a caller's transaction, it
+    joins it.
     """
     message = message_prepare(
         conversation=conversation, sender=sender, client_id=client_id, body=body
     )
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(*message_store_statement(message))
-            new_id, allowed = cursor.fetchone()
-    else:
-        new_id, allowed = _store_in_a_transaction(message)
-    return message_stored(message, new_id=new_id, allowed=allowed)
+    message, created = _message_outcome(message, *message_store(message))
+    if created:
+        events.send_event_on_commit(
+            events.message_new(message, message.as_event()),
+            forget_unread_of=conversation.other_participant_id(sender),
+        )
+    return message, created
+
+
+async def amessage_send(
+    *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
+) -> dict:
+    """
+    `message_send` for a websocket consumer, from its event loop; returns the
+    message as the pages see it (`Message.as_event`), new or resent. The events
+    leave from the loop as soon as the message is stored (committed by then).
+    """
+    message = message_prepare(
+        conversation=conversation, sender=sender, client_id=client_id, body=body
+    )
+    new_id, allowed = await amessage_store(message)
+    if new_id is None:
+        # A resend or a refusal: rare, and looked up through Django.
+        existing, _created = await database_sync_to_async(
+            _message_outcome, thread_sensitive=False
+        )(message, new_id, allowed)
+        return existing.as_event()
+    _message_outcome(message, new_id, allowed)
+    event = message.as_event()
+    await events.asend(
+        events.message_new(message, event),
+        forget_unread_of=conversation.other_participant_id(sender),
+    )
+    return event
 
 
 def message_prepare(
@@ -216,13 +179,69 @@ def message_prepare(
     )
 
 
-def message_stored(
-    message: Message, *, new_id: int | None, allowed: bool
+async def amessage_store(message: Message) -> tuple[int | None, bool]:
+    """
+    `message_store` from an event loop. On PostgreSQL the message is one
+    statement (`message_store_statement`) run from the loop itself
+    (`nobroker.async_db`): for one chat message that costs less than half the
+    CPU of a worker thread with Django's pooled connection. Whenever it cannot
+    run there, and on other databases, `message_store` runs on a worker thread.
+    """
+    if async_db.enabled():
+        try:
+            return await async_db.fetchone(*message_store_statement(message))
+        except async_db.Unavailable:
+            pass
+    return await database_sync_to_async(message_store, thread_sensitive=False)(message)
+
+
+def message_store(message: Message) -> tuple[int | None, bool]:
+    """
+    Stores a checked message: `(new id, allowed)`, the id None when nothing
+    was inserted (this client id was already sent, or a block). In one
+    transaction: the insert, then the conversation's last-message time and
+    the sender's read mark (never back), an update that is also the block
+    check: no row updated means a block, and the insert is rolled back.
+    """
+    conversation = message.conversation
+    read_field = _read_field(conversation, message.sender)
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+            updated = (
+                Conversation.objects.filter(pk=conversation.pk)
+                .exclude(
+                    Exists(
+                        Block.between_queryset(
+                            conversation.tenant_id, conversation.owner_id
+                        )
+                    )
+                )
+                .update(
+                    last_message_at=message.created_at,
+                    **{read_field: Greatest(F(read_field), message.pk)},
+                )
+            )
+            if not updated:
+                raise _Blocked
+    except IntegrityError:
+        return None, True
+    except _Blocked:
+        return None, False
+    return message.pk, True
+
+
+class _Blocked(Exception):
+    """Rolls back the insert of a message between two people with a block."""
+
+
+def _message_outcome(
+    message: Message, new_id: int | None, allowed: bool
 ) -> tuple[Message, bool]:
     """
-    `(message, created)` after the store: the new message, to be broadcast
-    after commit; or, when nothing was inserted, the message this client id
-    already stored (a resend), or the reason for the refusal.
+    `(message, created)` after the store: the new message with its id and the
+    caller's conversation with its new marks; or, when nothing was inserted,
+    the message this client id already stored (a resend), or the refusal.
     """
     conversation = message.conversation
     if new_id is None:
@@ -238,102 +257,13 @@ def message_stored(
                 "blocked", _("Messages between you two are blocked; nothing was sent.")
             )
         raise MessagingError("bad_id", _("The message could not be sent."))
-    _message_created(message, new_id)
-    transaction.on_commit(message_broadcasts(message).send)
-    return message, True
-
-
-def _message_created(message: Message, new_id: int) -> None:
-    """The stored message gets its id; the caller's conversation, its new marks."""
     message.pk = new_id
     message._state.adding = False
     message._state.db = DEFAULT_DB_ALIAS
-    conversation = message.conversation
     read_field = _read_field(conversation, message.sender)
     conversation.last_message_at = message.created_at
     setattr(conversation, read_field, max(getattr(conversation, read_field), new_id))
-
-
-async def amessage_send(
-    *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
-) -> dict:
-    """
-    `message_send` for a websocket consumer, from its event loop; returns the
-    message as the pages see it (`Message.as_event`), new or resent.
-
-    On PostgreSQL the one statement runs from the loop itself (see
-    `nobroker.async_db`) and the broadcasts leave as soon as it returns, when
-    the message is committed. Elsewhere, and whenever that statement could not
-    run, `message_send` runs on a worker thread as any database call of a
-    consumer does, and its broadcasts are sent from the loop.
-    """
-    if async_db.enabled():
-        message = message_prepare(
-            conversation=conversation, sender=sender, client_id=client_id, body=body
-        )
-        try:
-            new_id, allowed = await async_db.fetchone(*message_store_statement(message))
-        except async_db.Unavailable:
-            pass
-        else:
-            if new_id is None:
-                # A resend or a refusal: rare, and looked up through Django.
-                existing, _created = await database_sync_to_async(
-                    message_stored, thread_sensitive=False
-                )(message, new_id=None, allowed=allowed)
-                return existing.as_event()
-            _message_created(message, new_id)
-            event = message.as_event()
-            await message_broadcasts(message, event).asend()
-            return event
-    event, sends = await database_sync_to_async(
-        _message_send_collecting, thread_sensitive=False
-    )(conversation=conversation, sender=sender, client_id=client_id, body=body)
-    await send_collected(sends)
-    return event
-
-
-def _message_send_collecting(**kwargs) -> tuple[dict, list]:
-    with collected_broadcasts() as sends:
-        message, _created = message_send(**kwargs)
-    return message.as_event(), sends
-
-
-class Broadcasts:
-    """
-    What a stored message sends once it is committed: the `(group, event)`
-    pairs, after forgetting the recipient's cached unread count.
-    """
-
-    def __init__(self, sends: list[tuple[str, dict]], *, forget_user_id: int):
-        self.sends = sends
-        self.forget_user_id = forget_user_id
-
-    def send(self) -> None:
-        forget_count("messages", self.forget_user_id)
-        broadcast_all(self.sends)
-
-    async def asend(self) -> None:
-        """`send` from an event loop."""
-        await aforget_count("messages", self.forget_user_id)
-        await send_collected(self.sends)
-
-
-def message_broadcasts(message: Message, event: dict | None = None) -> Broadcasts:
-    conversation = message.conversation
-    recipient_id = conversation.other_participant_id(message.sender)
-    # The recipient's badge goes up by one; pages get the exact count when
-    # they load and whenever their user reads something.
-    return Broadcasts(
-        [
-            (
-                conversation_group(conversation.pk),
-                {"type": "message.new", "message": event or message.as_event()},
-            ),
-            (user_group(recipient_id), {"type": "unread.changed", "added": 1}),
-        ],
-        forget_user_id=recipient_id,
-    )
+    return message, True
 
 
 def _read_field(conversation: Conversation, user) -> str:
@@ -345,7 +275,7 @@ def _read_field(conversation: Conversation, user) -> str:
 @cache
 def _message_store_sql(read_field: str) -> str:
     """
-    One PostgreSQL statement for a new message: checks for a block in either
+    `message_store` as one PostgreSQL statement: checks for a block in either
     direction, inserts the message unless there is one or the sender already
     sent this client id, and moves the conversation's last-message time and
     the sender's read mark (never back). Returns the new id (NULL when nothing
@@ -394,69 +324,6 @@ def message_store_statement(message: Message) -> tuple[str, dict]:
     }
 
 
-def _store_in_a_transaction(message: Message) -> tuple[int | None, bool]:
-    """
-    `(new id, allowed)` on databases without data-modifying `WITH`: the
-    insert, then the conversation's update, which is also the block check (no
-    row updated means a block, and the insert is rolled back).
-    """
-    conversation = message.conversation
-    new_id, allowed = None, True
-    try:
-        with transaction.atomic():
-            message.save(force_insert=True)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _record_sent_sql(_read_field(conversation, message.sender)),
-                    [
-                        message.created_at,
-                        message.pk,
-                        message.pk,
-                        conversation.pk,
-                        conversation.tenant_id,
-                        conversation.owner_id,
-                        conversation.owner_id,
-                        conversation.tenant_id,
-                    ],
-                )
-                if not cursor.rowcount:
-                    raise _Blocked
-            new_id = message.pk
-    except IntegrityError:
-        pass
-    except _Blocked:
-        allowed = False
-    return new_id, allowed
-
-
-class _Blocked(Exception):
-    """Rolls back the insert of a message between two people with a block."""
-
-
-@cache
-def _record_sent_sql(read_field: str) -> str:
-    """
-    The conversation's update after a new message, which is also the block
-    check: no row is updated when either person blocked the other. The
-    sender's read mark never moves back.
-    """
-    if read_field not in ("tenant_read_up_to", "owner_read_up_to"):
-        raise ValueError(read_field)
-    quote = connection.ops.quote_name
-    conversations = quote(Conversation._meta.db_table)
-    blocks = quote(Block._meta.db_table)
-    read = quote(read_field)
-    # Only quoted names of this schema are interpolated; values are parameters.
-    return (
-        f"UPDATE {conversations} SET {quote('last_message_at')} = %s, "  # noqa: S608
-        f"{read} = CASE WHEN {read} < %s THEN %s ELSE {read} END "
-        f"WHERE {quote('id')} = %s AND NOT EXISTS ("
-        f"SELECT 1 FROM {blocks} WHERE "
-        f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s) OR "
-        f"({quote('blocker_id')} = %s AND {quote('blocked_id')} = %s))"
-    )
-
-
 @transaction.atomic
 def conversation_mark_read(*, conversation: Conversation, user, up_to: int) -> bool:
     """
@@ -469,27 +336,23 @@ def conversation_mark_read(*, conversation: Conversation, user, up_to: int) -> b
         Message.objects.in_conversation(conversation).aggregate(m=Max("id"))["m"] or 0
     )
     up_to = min(int(up_to), newest)
-    field = (
-        "tenant_read_up_to" if user.pk == conversation.tenant_id else "owner_read_up_to"
-    )
+    field = _read_field(conversation, user)
     updated = Conversation.objects.filter(
         pk=conversation.pk, **{f"{field}__lt": up_to}
     ).update(**{field: up_to})
     if not updated:
         return False
     setattr(conversation, field, up_to)
-    forget_count("messages", user.pk)  # the push after commit recounts
-    event = {"type": "message.seen", "user_id": user.pk, "up_to": up_to}
-
-    def push():
-        broadcast_all(
-            [
-                (conversation_group(conversation.pk), event),
-                (user_group(user.pk), _unread_count_event(user.pk)),
-            ]
-        )
-
-    transaction.on_commit(push)
+    forget_count("messages", user.pk)  # the count sent after commit is recounted
+    events.send_event_on_commit(
+        lambda: [
+            (
+                events.conversation_group(conversation.pk),
+                {"type": "message.seen", "user_id": user.pk, "up_to": up_to},
+            ),
+            (events.user_group(user.pk), _unread_count_event(user.pk)),
+        ]
+    )
     return True
 
 
@@ -524,8 +387,13 @@ def conversation_report(
 
 def session_end(*, user_id: int, session_key: str | None) -> None:
     """Closes the open sockets of a session that just logged out."""
-    broadcast(
-        user_group(user_id), {"type": "session.ended", "session_key": session_key}
+    events.send_event_on_commit(
+        [
+            (
+                events.user_group(user_id),
+                {"type": "session.ended", "session_key": session_key},
+            )
+        ]
     )
 
 

@@ -17,6 +17,8 @@ from django.db import transaction
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from nobroker.metrics import cache_get
+
 logger = logging.getLogger(__name__)
 
 COUNT_SECONDS = 5 * 60
@@ -28,7 +30,7 @@ def _key(name: str, user_id: int) -> str:
 
 def cached_count(name: str, user_id: int, compute: Callable[[], int]) -> int:
     key = _key(name, user_id)
-    value = cache.get(key)
+    value = cache_get("counts", key)
     if value is None:
         value = compute()
         cache.set(key, value, COUNT_SECONDS)

@@ -339,6 +339,7 @@ class LocalBackend:
         self.uniques: dict[tuple[str, date, str], set[str]] = defaultdict(set)
         self.dirty: dict[tuple[str, date], set[str]] = defaultdict(set)
         self.claims: dict[str, tuple[str, date, set[str]]] = {}
+        self.cleaned_on: date | None = None
         self.keys: dict[date, bytes] = {}
         self.flusher: threading.Thread | None = None
 
@@ -359,7 +360,12 @@ class LocalBackend:
         self._start_flusher()
 
     def _forget_old_uniques(self) -> None:
-        oldest = timezone.localdate() - timedelta(days=2)
+        """Once a day: visitor sets older than yesterday go (as Redis expires them)."""
+        today = timezone.localdate()
+        if self.cleaned_on == today:
+            return
+        self.cleaned_on = today
+        oldest = today - timedelta(days=2)
         for key in [k for k in self.uniques if k[1] < oldest]:
             del self.uniques[key]
 
@@ -489,17 +495,19 @@ class RedisBackend:
         from redis.exceptions import RedisError
 
         pipe = self.client.pipeline(transaction=False)
+        expiring = set()  # each key's lifetime renewed once per call
         for metric, day, key, amount in counts:
             name = self._k("count", "live", metric, day.isoformat())
             pipe.hincrby(name, key, amount)
-            pipe.expire(name, KEY_TTL_SECONDS)
+            expiring.add(name)
         for metric, day, key, visitor in uniques:
             hll = self._k("uniq", metric, day.isoformat(), key)
             dirty = self._k("uniq", "dirty", metric, day.isoformat())
             pipe.pfadd(hll, visitor)
-            pipe.expire(hll, KEY_TTL_SECONDS)
             pipe.sadd(dirty, key)
-            pipe.expire(dirty, KEY_TTL_SECONDS)
+            expiring.update((hll, dirty))
+        for name in expiring:
+            pipe.expire(name, KEY_TTL_SECONDS)
         try:
             pipe.execute()
         except RedisError as error:

@@ -71,7 +71,7 @@ class ASGIHandler(asgi.ASGIHandler):
                 await sync_to_async(error_response.close)()
                 return
             hung_up = asyncio.ensure_future(_hang_up(receive))
-            response = None
+            response = sending = None
             try:
                 # Yield once, so a disconnect already queued is seen first.
                 await asyncio.sleep(0)
@@ -91,6 +91,10 @@ class ASGIHandler(asgi.ASGIHandler):
                     await asyncio.wait({sending})
             finally:
                 hung_up.cancel()
+                # Whatever a task left unfinished ended with, the client is gone.
+                for task in (hung_up, sending):
+                    if task is not None and task.done() and not task.cancelled():
+                        task.exception()
                 if response is None:
                     await signals.request_finished.asend(sender=self.__class__)
                 else:

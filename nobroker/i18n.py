@@ -12,6 +12,7 @@ import re
 from django.conf import settings
 from django.http import HttpResponseNotAllowed, QueryDict
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.i18n import set_language
 
 from nobroker import bsdate
@@ -103,6 +104,10 @@ class UserLanguageMiddleware:
             bsdate.bs_only.reset(token)
 
 
+# Without a CSRF token: the switch is on every page, and a token there would
+# set a CSRF cookie for every anonymous visitor and make each page's HTML
+# unique. The worst a forged post can do is change someone's language.
+@csrf_exempt
 def language_set(request):
     """The language switch (a plain form): the cookie, and the account too."""
     if request.method != "POST":

@@ -108,7 +108,14 @@ LIMITS: dict[str, Limit] = {
     # --- numbers ------------------------------------------------------------
     # The public CSV is cached, but a download loop still costs bandwidth.
     "rentindex:csv": Limit(address="600/h", methods=GET),
+    # --- saved searches -----------------------------------------------------
+    "searches:create": Limit(user="30/h", address="600/h"),
+    "searches:edit": Limit(user="120/h", address="2000/h"),
+    "searches:delete": Limit(user="120/h", address="2000/h"),
+    # A signed link from an email: GET turns alerts off, POST back on.
+    "searches:unsubscribe": Limit(address="300/h", methods=frozenset({"GET", "POST"})),
     # --- the site -----------------------------------------------------------
+    "set_language": Limit(user="120/h", address="3000/h"),
     "csp_report": Limit(address="60/m"),
     "admin:login": Limit(address="300/h"),
 }
@@ -117,6 +124,7 @@ LIMITS: dict[str, Limit] = {
 DEFAULT = Limit(user="600/h", address="6000/h")
 
 NOT_LIMITED: set[str] = {
+    "searches:list",
     "home",
     "healthz",
     "readyz",

@@ -10,10 +10,14 @@ variable switches the real backend on. Nothing here exists only in production.
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
+
+from nobroker.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -96,9 +100,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so its time covers every other middleware.
+    # First, so its request id and time cover every other middleware.
+    "nobroker.logs.RequestLogMiddleware",
+    "nobroker.metrics.MetricsMiddleware",
     "nobroker.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "nobroker.middleware.PermissionsPolicyMiddleware",
+    # Before every middleware that writes the body; brotli or gzip on request.
+    "nobroker.middleware.CompressionMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -133,6 +143,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "nobroker.context_processors.site",
@@ -279,7 +290,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Sessions are written through to the database, so a cache outage logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# (nobroker.sessions is Django's cached_db with its cache lookups counted.)
+SESSION_ENGINE = "nobroker.sessions"
 
 # ---------------------------------------------------------------------------
 # Background tasks (Django's tasks framework)
@@ -374,6 +386,21 @@ USE_I18N = True
 USE_TZ = True
 
 # ---------------------------------------------------------------------------
+# Maps: Leaflet is served from static/vendor/leaflet; only the tiles come from
+# elsewhere, from this URL template (empty: no map, the text location only).
+# https://leafletjs.com/reference.html#tilelayer
+# ---------------------------------------------------------------------------
+MAP_TILE_URL = env("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
+# The one outside origin pages load images from; the Content-Security-Policy's
+# img-src allows exactly this (and nothing when there is no tile URL).
+MAP_TILE_ORIGINS = (
+    ["{0.scheme}://{0.netloc}".format(urlsplit(MAP_TILE_URL))]
+    if urlsplit(MAP_TILE_URL).netloc
+    else []
+)
+
+# ---------------------------------------------------------------------------
 # Static files and media
 # https://whitenoise.readthedocs.io/ and https://django-storages.readthedocs.io/
 # ---------------------------------------------------------------------------
@@ -385,6 +412,8 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as BotoConfig
+
     AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL") or None
     AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME") or None
     AWS_S3_CUSTOM_DOMAIN = env("AWS_S3_CUSTOM_DOMAIN") or None
@@ -397,6 +426,14 @@ if AWS_STORAGE_BUCKET_NAME:
             "object_parameters": {
                 "CacheControl": "public, max-age=31536000, immutable"
             },
+            # An unreachable S3 fails an upload within seconds (the page says
+            # so) instead of holding the request through minutes of retries.
+            "client_config": BotoConfig(
+                connect_timeout=2,
+                read_timeout=5,
+                retries={"max_attempts": 1, "mode": "standard"},
+                signature_version="s3v4",
+            ),
         },
     }
 else:
@@ -469,6 +506,48 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# The pages' scripts read the token from the form, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Features no page uses, switched off for every frame (nobroker.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), "
+    "geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)
+
+# Content-Security-Policy, Django's own: https://docs.djangoproject.com/en/6.1/ref/csp/
+# Nothing inline: every script and style is a file in static/. The nonce is
+# there for the admin's few inline blocks and appears only on pages that use it.
+# CSP_REPORT_ONLY=1 sends the same policy as report-only, to try a change first.
+media_origins = []
+if AWS_STORAGE_BUCKET_NAME:
+    if AWS_S3_CUSTOM_DOMAIN:
+        media_origins.append(f"https://{AWS_S3_CUSTOM_DOMAIN}")
+    elif AWS_S3_ENDPOINT_URL:
+        media_origins.append(AWS_S3_ENDPOINT_URL.rstrip("/"))
+    else:
+        media_origins.append(f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com")
+CONTENT_SECURITY_POLICY = {
+    "default-src": [CSP.NONE],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", *media_origins],
+    "font-src": [CSP.SELF],
+    # 'self' covers the chat's websocket on the same host.
+    "connect-src": [CSP.SELF],
+    "manifest-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "report-uri": "/csp-report",
+}
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY")
+SECURE_CSP = {} if CSP_REPORT_ONLY else CONTENT_SECURITY_POLICY
+SECURE_CSP_REPORT_ONLY = CONTENT_SECURITY_POLICY if CSP_REPORT_ONLY else {}
+# Violation reports larger than this are refused unread.
+CSP_REPORT_MAX_BYTES = 8 * 1024
 # Plain HTTP on the embedded default (127.0.0.1) must keep working for `make run`.
 if LOCAL_HTTP:
     SECURE_SSL_REDIRECT = False
@@ -480,36 +559,30 @@ if LOCAL_HTTP:
 # Error reporting and logging
 # ---------------------------------------------------------------------------
 SENTRY_DSN = env("SENTRY_DSN")
+# https://docs.sentry.io/platforms/python/integrations/django/
+# nobroker/errors.py: release and environment on every event, personal data
+# removed, database outages grouped as one issue.
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", "production")
+# The commit being run: SENTRY_RELEASE, or the checkout's git commit.
+SENTRY_RELEASE = env("SENTRY_RELEASE")
 if SENTRY_DSN:
-    import sentry_sdk
+    from nobroker.errors import git_commit, sentry_init
 
-    sentry_sdk.init(
+    SENTRY_RELEASE = SENTRY_RELEASE or git_commit(BASE_DIR)
+    sentry_init(
         dsn=SENTRY_DSN,
-        send_default_pii=False,
-        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
-        environment=env("SENTRY_ENVIRONMENT", "production"),
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
     )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    },
-    "filters": {"one_line": {"()": "nobroker.logfilters.OneLine"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "console_one_line": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["one_line"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-        "django_redis": {"handlers": ["console_one_line"], "propagate": False},
-    },
-}
+# Prometheus metrics at /metrics (nobroker/metrics.py), answered only with
+# this bearer token or from these networks (comma-separated CIDRs); 404 otherwise.
+# Several processes: PROMETHEUS_MULTIPROC_DIR (read by prometheus-client).
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
+
+# One JSON object per line (LOG_FORMAT=json, the default without debug or
+# LOCAL_HTTP) or readable console lines: nobroker/logs.py.
+LOG_FORMAT = env("LOG_FORMAT", "console" if DEBUG or LOCAL_HTTP or TESTING else "json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env("LOG_LEVEL", "INFO"))

@@ -8,6 +8,8 @@ Sambat beside AD, and Nepali digits on Nepali pages.
     {{ count|digits }}                          ४२ on a Nepali page
 """
 
+import json
+
 from django import template
 
 from nobroker import bsdate
@@ -32,3 +34,9 @@ def digits(value) -> str:
     if value is None:
         return ""
     return bsdate.localise_digits(value)
+
+
+@register.filter
+def to_json(value) -> str:
+    """JSON for a data attribute (the template escapes it): no inline script."""
+    return json.dumps(value, ensure_ascii=False)

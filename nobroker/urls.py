@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-from nobroker import i18n, views
+from nobroker import csp, i18n, metrics, views
 
 admin.site.site_header = "No Broker Kathmandu staff"
 admin.site.site_title = "No Broker Kathmandu staff"
@@ -12,6 +12,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("csp-report", csp.csp_report, name="csp_report"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("rent/", include("listings.urls")),
     path("visits/", include("visits.urls")),

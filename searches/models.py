@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 UNSUBSCRIBE_SALT = "searches.unsubscribe"
 # Parameters of the search page that are not part of what is searched.
-NOT_SEARCHED = {"page", "csrfmiddlewaretoken", "name", "frequency", "view", "bbox"}
+NOT_SEARCHED = {"page", "csrfmiddlewaretoken", "name", "frequency", "view"}
 
 
 def clean_query(query: str) -> str:
@@ -98,6 +98,15 @@ class SavedSearch(models.Model):
 
     def get_absolute_url(self):
         return reverse("listings:search") + (f"?{self.query}" if self.query else "")
+
+    def is_due(self, now: dt.datetime) -> bool:
+        """What SavedSearchQuerySet.due selects, for one search in hand."""
+        period = self.PERIODS.get(self.frequency)
+        return (
+            period is not None
+            and (self.email or self.notify)
+            and self.checked_until <= now - period
+        )
 
     @property
     def alerts_on(self) -> bool:

@@ -199,16 +199,23 @@ def saved_search_alerts_run(*, now: dt.datetime | None = None) -> dict:
     by_locality = defaultdict(list)
     for row in rows:
         by_locality[row["locality_id"]].append(row)
-    after = 0
-    while True:
+    # The due searches' keys once, then one locked batch at a time: a batch
+    # re-checks that its searches are still due, so a search another run has
+    # just done is skipped, never alerted twice.
+    due_ids = list(
+        SavedSearch.objects.due(now).order_by("pk").values_list("pk", flat=True)
+    )
+    for start in range(0, len(due_ids), BATCH):
         with transaction.atomic():
-            batch = SavedSearch.objects.due(now).filter(pk__gt=after).order_by("pk")
+            batch = SavedSearch.objects.filter(pk__in=due_ids[start : start + BATCH])
             if connection.features.has_select_for_update_skip_locked:
                 batch = batch.select_for_update(skip_locked=True, of=("self",))
-            batch = list(batch.select_related("user")[:BATCH])
+            # Read under the lock: a search another run finished meanwhile is
+            # no longer due (checked by key here, so the index on the keys
+            # serves this query, not the due index's whole range).
+            batch = [s for s in batch.select_related("user") if s.is_due(now)]
             if not batch:
-                break
-            after = batch[-1].pk
+                continue
             found = _matching(batch, rows, by_locality, until) if rows else {}
             shown = _shown([i for ids in found.values() for i in ids[:ALERT_LISTINGS]])
             emails, notifications = [], []

@@ -4,7 +4,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_ratelimit.decorators import ratelimit
 
 from searches import services
 from searches.forms import SavedSearchForm, SaveSearchForm
@@ -31,7 +30,6 @@ def saved_search_list(request):
 
 @login_required
 @require_POST
-@ratelimit(key="user", rate="30/h", method="POST", block=True)
 def saved_search_create(request):
     form = SaveSearchForm(request.POST)
     if form.is_valid():

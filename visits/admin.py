@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from visits import services
+from visits import services, slots
 from visits.models import (
     Availability,
     BlockedDate,
@@ -42,7 +42,7 @@ class VisitAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("time"), ordering="slot__starts_at")
     def starts(self, visit):
-        return services.format_visit_time(visit.slot.starts_at)
+        return slots.format_visit_time(visit.slot.starts_at)
 
 
 class NeedsReviewFilter(admin.SimpleListFilter):

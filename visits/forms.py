@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from listings.models import Listing
 from visits.models import Availability, BlockedDate, DateWindow, Visit, WeeklyWindow
-from visits.services import format_visit_time, parse_slot_value
+from visits.slots import format_visit_time, parse_slot_value
 
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 

@@ -214,6 +214,10 @@ class VisitQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status__in=Visit.ACTIVE_STATUSES)
 
+    def active_for(self, tenant, listing):
+        """The tenant's open visits to a listing (at most one, see `visit_request`)."""
+        return self.active().filter(tenant=tenant, listing=listing)
+
     def for_tenant(self, user):
         return self.filter(tenant=user)
 

@@ -1,23 +1,22 @@
 """
-Visits: slot generation in Nepal time, booking with a row lock on the slot's
-ledger, the owner's and tenant's actions, reminders and counts.
+Visits: booking with a row lock on the slot's ledger, the owner's and
+tenant's actions, reminders and counts. Which slots exist is `visits.slots`.
 """
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Notification, User
 from accounts.notifications import notification_send
 from listings.models import Listing
 from listings.stats import count_event
+from visits import slots
 from visits.models import (
     Availability,
     Slot,
@@ -25,9 +24,6 @@ from visits.models import (
     VisitEvent,
     VisitFeedback,
 )
-
-BOOKING_HORIZON_DAYS = 14
-VISIT_TIME_FORMAT = "D, j M · g:i A"
 
 
 class VisitError(Exception):
@@ -46,150 +42,7 @@ class AlreadyBooked(VisitError):
     pass
 
 
-@dataclass(frozen=True)
-class SlotOption:
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    remaining: int
-
-    @property
-    def value(self) -> str:
-        """The slot as posted by a form: its start in UTC, ISO 8601."""
-        return self.starts_at.astimezone(dt.UTC).isoformat()
-
-    @property
-    def local_day(self) -> dt.date:
-        return timezone.localtime(self.starts_at).date()
-
-
-def format_visit_time(value: dt.datetime) -> str:
-    """'Sat, 6 Dec · 10:30 AM' in Nepal time."""
-    return dateformat.format(timezone.localtime(value), VISIT_TIME_FORMAT)
-
-
-def parse_slot_value(value: str) -> dt.datetime | None:
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    if timezone.is_naive(parsed):
-        return None
-    return parsed
-
-
-# --- Slots ----------------------------------------------------------------------
-
-
-def availability_for(listing: Listing) -> Availability:
-    """The listing's settings, or the defaults when the owner never saved any."""
-    try:
-        return listing.availability
-    except Availability.DoesNotExist:
-        return Availability(listing=listing)
-
-
-def _candidate_slots(
-    listing: Listing, availability: Availability, first_day: dt.date, last_day: dt.date
-) -> dict[dt.datetime, dt.datetime]:
-    """Every slot start (and its end) that the windows give between two Nepal dates."""
-    tz = timezone.get_default_timezone()
-    length = availability.slot_length
-    blocked = set(
-        listing.blocked_dates.filter(date__range=(first_day, last_day)).values_list(
-            "date", flat=True
-        )
-    )
-    weekly = list(listing.weekly_windows.all())
-    by_date: dict[dt.date, list] = {}
-    for window in listing.date_windows.filter(date__range=(first_day, last_day)):
-        by_date.setdefault(window.date, []).append(window)
-
-    slots: dict[dt.datetime, dt.datetime] = {}
-    day = first_day
-    while day <= last_day:
-        if day not in blocked:
-            windows = [w for w in weekly if w.weekday == day.weekday()]
-            windows += by_date.get(day, [])
-            for window in windows:
-                start, end = window.bounds_on(day, tz)
-                while start + length <= end:
-                    slots[start] = start + length
-                    start += length
-        day += dt.timedelta(days=1)
-    return slots
-
-
-def _horizon(now: dt.datetime) -> tuple[dt.date, dt.date]:
-    today = timezone.localdate(now)
-    return today, today + dt.timedelta(days=BOOKING_HORIZON_DAYS - 1)
-
-
-def free_slots(
-    listing: Listing, *, now: dt.datetime | None = None, limit: int | None = None
-) -> list[SlotOption]:
-    """The slots of the next 14 Nepal days that still have a place, soonest first."""
-    now = now or timezone.now()
-    availability = availability_for(listing)
-    first_day, last_day = _horizon(now)
-    candidates = _candidate_slots(listing, availability, first_day, last_day)
-    starts = sorted(start for start in candidates if start > now)
-    if not starts:
-        return []
-    taken = {
-        slot.starts_at: slot.booked
-        for slot in Slot.objects.filter(
-            listing=listing, starts_at__gte=starts[0], starts_at__lte=starts[-1]
-        ).only("starts_at", "booked")
-    }
-    options = []
-    for start in starts:
-        remaining = availability.capacity - taken.get(start, 0)
-        if remaining > 0:
-            options.append(SlotOption(start, candidates[start], remaining))
-            if limit and len(options) >= limit:
-                break
-    return options
-
-
-PANEL_CACHE_SECONDS = 5 * 60
-
-
-def _panel_key(listing_id: int) -> str:
-    return f"visits:next-free:{listing_id}"
-
-
-def next_free_slots(listing: Listing, *, limit: int = 4) -> list[SlotOption]:
-    """
-    The first free slots shown on a listing page, cached: the page is read far
-    more often than slots change, and every change forgets the cached ones.
-    """
-    key = _panel_key(listing.pk)
-    options = cache.get(key)
-    now = timezone.now()
-    if options is None:
-        options = free_slots(listing, now=now, limit=limit)
-        cache.set(key, options, PANEL_CACHE_SECONDS)
-    # A cached slot may have started since: never offer a past one.
-    return [option for option in options if option.starts_at > now]
-
-
-def forget_free_slots(listing_id: int) -> None:
-    """Drops the cached listing-page slots once the change is committed."""
-    transaction.on_commit(lambda: cache.delete(_panel_key(listing_id)))
-
-
-def _bookable_end(
-    listing: Listing, starts_at: dt.datetime, now: dt.datetime
-) -> dt.datetime | None:
-    """The end of the slot that starts then, if it is an offered future slot."""
-    if starts_at <= now:
-        return None
-    first_day, last_day = _horizon(now)
-    day = timezone.localtime(starts_at).date()
-    if not first_day <= day <= last_day:
-        return None
-    candidates = _candidate_slots(listing, availability_for(listing), day, day)
-    return candidates.get(starts_at)
+# --- Places in slots -----------------------------------------------------------
 
 
 def _take_place(
@@ -210,7 +63,7 @@ def _take_place(
     slot.booked += 1
     slot.capacity = capacity
     slot.save(update_fields=["booked", "capacity"])
-    forget_free_slots(listing.pk)
+    slots.forget_free_slots(listing.pk)
     return slot
 
 
@@ -218,7 +71,7 @@ def _release_place(slot: Slot | None) -> None:
     if slot is None:
         return
     Slot.objects.filter(pk=slot.pk, booked__gt=0).update(booked=F("booked") - 1)
-    forget_free_slots(slot.listing_id)
+    slots.forget_free_slots(slot.listing_id)
 
 
 def _lock(visit: Visit) -> Visit:
@@ -284,7 +137,7 @@ def visit_request(
         raise VisitError(_("This listing is not open for visits."))
     if starts_at <= now:
         raise VisitError(_("That time has already passed. Please pick a later slot."))
-    ends_at = _bookable_end(listing, starts_at, now)
+    ends_at = slots.bookable_end(listing, starts_at, now)
     if ends_at is None:
         raise VisitError(_("That time is not one of the owner's visiting slots."))
 
@@ -295,7 +148,7 @@ def visit_request(
     _close_stale(
         Visit.objects.filter(tenant=tenant, listing=listing), now=now, notify=False
     )
-    current = Visit.objects.active().filter(tenant=tenant, listing=listing).first()
+    current = Visit.objects.active_for(tenant, listing).first()
     if current is not None and current.has_started(now):
         raise AlreadyBooked(
             _(
@@ -306,7 +159,7 @@ def visit_request(
     if current is not None:
         raise AlreadyBooked(already)
 
-    availability = availability_for(listing)
+    availability = slots.availability_for(listing)
     slot = _take_place(
         listing=listing,
         starts_at=starts_at,
@@ -322,7 +175,7 @@ def visit_request(
             # Nothing this call did is kept: the place stays with the first one.
             transaction.set_rollback(True)
             return earlier
-    if Visit.objects.active().filter(tenant=tenant, listing=listing).exists():
+    if Visit.objects.active_for(tenant, listing).exists():
         raise AlreadyBooked(already)
     instant = availability.instant_booking
     try:
@@ -341,7 +194,7 @@ def visit_request(
     _record(
         visit, actor=tenant, kind=VisitEvent.Kind.REQUESTED, text=visit.note, slot=slot
     )
-    when = format_visit_time(slot.starts_at)
+    when = slots.format_visit_time(slot.starts_at)
     if instant:
         _record(
             visit, actor=None, kind=VisitEvent.Kind.CONFIRMED, text=_("Instant booking")
@@ -395,7 +248,7 @@ def visit_confirm(*, visit: Visit, owner: User) -> Visit:
         % {
             "name": owner.first_name,
             "title": visit.listing.title,
-            "when": format_visit_time(visit.slot.starts_at),
+            "when": slots.format_visit_time(visit.slot.starts_at),
         },
     )
     return visit
@@ -420,7 +273,7 @@ def visit_decline(*, visit: Visit, owner: User, reason: str) -> Visit:
         text=_("Your visit to “%(title)s” on %(when)s was declined: %(reason)s")
         % {
             "title": visit.listing.title,
-            "when": format_visit_time(visit.slot.starts_at),
+            "when": slots.format_visit_time(visit.slot.starts_at),
             "reason": visit.decline_reason,
         },
     )
@@ -437,14 +290,14 @@ def visit_propose(
     _require(visit.can_propose(owner))
     if starts_at == visit.slot.starts_at:
         raise VisitError(_("Pick a time other than the one already booked."))
-    ends_at = _bookable_end(visit.listing, starts_at, now)
+    ends_at = slots.bookable_end(visit.listing, starts_at, now)
     if ends_at is None:
         raise VisitError(_("That time is not one of your free visiting slots."))
     new_slot = _take_place(
         listing=visit.listing,
         starts_at=starts_at,
         ends_at=ends_at,
-        capacity=availability_for(visit.listing).capacity,
+        capacity=slots.availability_for(visit.listing).capacity,
     )
     _release_place(visit.held_slot)
     visit.status = Visit.Status.PROPOSED
@@ -460,7 +313,7 @@ def visit_propose(
         )
         % {
             "name": owner.first_name,
-            "when": format_visit_time(new_slot.starts_at),
+            "when": slots.format_visit_time(new_slot.starts_at),
             "title": visit.listing.title,
         },
     )
@@ -484,7 +337,7 @@ def visit_accept_proposal(*, visit: Visit, tenant: User) -> Visit:
         text=_("%(name)s accepted %(when)s for the visit to “%(title)s”.")
         % {
             "name": tenant.first_name,
-            "when": format_visit_time(visit.slot.starts_at),
+            "when": slots.format_visit_time(visit.slot.starts_at),
             "title": visit.listing.title,
         },
     )
@@ -538,7 +391,7 @@ def visit_cancel(*, visit: Visit, user: User, reason: str) -> Visit:
         % {
             "name": user.first_name,
             "title": visit.listing.title,
-            "when": format_visit_time(visit.slot.starts_at),
+            "when": slots.format_visit_time(visit.slot.starts_at),
             "reason": visit.cancel_reason,
         },
     )
@@ -618,7 +471,7 @@ def availability_update(*, availability_form, formsets) -> Availability:
     availability = availability_form.save()
     for formset in formsets:
         formset.save()
-    forget_free_slots(availability.listing_id)
+    slots.forget_free_slots(availability.listing_id)
     return availability
 
 
@@ -692,7 +545,7 @@ def visits_close_stale(*, now: dt.datetime | None = None) -> int:
 
 
 def _remind(visit: Visit, *, hours: int) -> None:
-    when = format_visit_time(visit.slot.starts_at)
+    when = slots.format_visit_time(visit.slot.starts_at)
     for user in (visit.tenant, visit.listing.owner):
         _notify(
             visit,

@@ -7,10 +7,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from listings.models import Listing
-from visits import services
+from visits import services, slots
 from visits.forms import (
     AvailabilityForm,
     BlockedDateFormSet,
@@ -52,7 +53,7 @@ def visit_list(request):
 
 
 def _booking_page(request, listing, form, *, status=200, active_visit=None):
-    options = services.free_slots(listing)
+    options = slots.free_slots(listing)
     selected = form["slot"].value()
     # The first days and the day of the chosen time start unfolded.
     days = [
@@ -86,10 +87,7 @@ def visit_book(request, listing_pk):
     if not listing.is_visible_to(request.user):
         raise Http404
     active_visit = (
-        Visit.objects.active()
-        .filter(tenant=request.user, listing=listing)
-        .select_related("slot")
-        .first()
+        Visit.objects.active_for(request.user, listing).select_related("slot").first()
     )
     if request.method != "POST":
         form = BookingForm(
@@ -154,12 +152,7 @@ def _detail_page(request, visit, *, status=200, **forms):
         )
     if visit.can_propose(user):
         context["propose_form"] = forms.get("propose_form") or ProposeForm(
-            prefix="propose",
-            options=[
-                o
-                for o in services.free_slots(visit.listing)
-                if o.starts_at != visit.slot.starts_at
-            ],
+            prefix="propose", options=_proposal_options(visit)
         )
     if visit.can_answer_proposal(user):
         context["reject_form"] = forms.get("reject_form") or OptionalReasonForm(
@@ -181,164 +174,127 @@ def visit_detail(request, pk):
     return _detail_page(request, _visit_for(request, pk))
 
 
-def _act(request, visit, action, success_message, **kwargs):
+def _visit_action(
+    request,
+    pk,
+    *,
+    party: str,
+    service,
+    done: str,
+    form_class=None,
+    prefix: str | None = None,
+    form_kwargs=None,
+    arguments=dict,
+    invalid: str | None = None,
+):
+    """
+    One action on a visit: a 404 unless the person is the `party` the service
+    names ("owner", "tenant", or "user" for either), then the form, made with
+    `form_kwargs(visit)` (an invalid one shows the visit page with its errors,
+    or `invalid` as a message), the service with the form's `arguments`, and
+    back to the visit saying `done` or why the rules refused.
+    """
+    visit = _visit_for(request, pk)
+    user = request.user
+    if (party == "owner" and not visit.is_owner(user)) or (
+        party == "tenant" and not visit.is_tenant(user)
+    ):
+        raise Http404
+    data = {}
+    if form_class is not None:
+        extra = (
+            {"options": _proposal_options(visit)} if form_class is ProposeForm else {}
+        )
+        form = form_class(request.POST, prefix=prefix, **extra)
+        if not form.is_valid():
+            if invalid:
+                messages.error(request, invalid)
+                return redirect(visit)
+            return _detail_page(request, visit, status=400, **{f"{prefix}_form": form})
+        data = arguments(form.cleaned_data)
     try:
-        action(visit=visit, **kwargs)
+        service(visit=visit, **{party: user}, **data)
     except services.VisitError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, success_message)
+        messages.success(request, done)
     return redirect(visit)
 
 
-@login_required
-@require_POST
-def visit_confirm(request, pk):
-    visit = _visit_for(request, pk)
-    if not visit.is_owner(request.user):
-        raise Http404
-    return _act(
-        request,
-        visit,
-        services.visit_confirm,
-        _("Visit confirmed. The tenant now sees your phone number."),
-        owner=request.user,
-    )
-
-
-@login_required
-@require_POST
-def visit_decline(request, pk):
-    visit = _visit_for(request, pk)
-    if not visit.is_owner(request.user):
-        raise Http404
-    form = DeclineForm(request.POST, prefix="decline")
-    if not form.is_valid():
-        return _detail_page(request, visit, status=400, decline_form=form)
-    return _act(
-        request,
-        visit,
-        services.visit_decline,
-        _("Request declined. The tenant has been told why."),
-        owner=request.user,
-        reason=form.cleaned_data["reason"],
-    )
-
-
-@login_required
-@require_POST
-def visit_propose(request, pk):
-    visit = _visit_for(request, pk)
-    if not visit.is_owner(request.user):
-        raise Http404
-    options = [
-        o
-        for o in services.free_slots(visit.listing)
-        if o.starts_at != visit.slot.starts_at
+def _proposal_options(visit: Visit) -> list:
+    """The free slots an owner may propose instead of the requested one."""
+    return [
+        option
+        for option in slots.free_slots(visit.listing)
+        if option.starts_at != visit.slot.starts_at
     ]
-    form = ProposeForm(request.POST, prefix="propose", options=options)
-    if not form.is_valid():
-        return _detail_page(request, visit, status=400, propose_form=form)
-    return _act(
-        request,
-        visit,
-        services.visit_propose,
-        _("Proposal sent. The tenant will accept or decline it."),
-        owner=request.user,
-        starts_at=form.cleaned_data["slot"],
-    )
 
 
-@login_required
-@require_POST
-def visit_accept(request, pk):
-    visit = _visit_for(request, pk)
-    if not visit.is_tenant(request.user):
-        raise Http404
-    return _act(
-        request,
-        visit,
-        services.visit_accept_proposal,
-        _("You accepted the new time. Your visit is confirmed."),
-        tenant=request.user,
-    )
+def _action_view(**action):
+    """A POST-only view of one `_visit_action`."""
+
+    @login_required
+    @require_POST
+    def view(request, pk):
+        return _visit_action(request, pk, **action)
+
+    return view
 
 
-@login_required
-@require_POST
-def visit_reject(request, pk):
-    visit = _visit_for(request, pk)
-    if not visit.is_tenant(request.user):
-        raise Http404
-    form = OptionalReasonForm(request.POST, prefix="reject")
-    if not form.is_valid():
-        return _detail_page(request, visit, status=400, reject_form=form)
-    return _act(
-        request,
-        visit,
-        services.visit_reject_proposal,
-        _("You declined the proposed time. The visit is off."),
-        tenant=request.user,
-        reason=form.cleaned_data["reason"],
-    )
-
-
-@login_required
-@require_POST
-def visit_cancel(request, pk):
-    visit = _visit_for(request, pk)
-    form = CancelForm(request.POST, prefix="cancel")
-    if not form.is_valid():
-        return _detail_page(request, visit, status=400, cancel_form=form)
-    return _act(
-        request,
-        visit,
-        services.visit_cancel,
-        _("Visit cancelled. The other side has been told."),
-        user=request.user,
-        reason=form.cleaned_data["reason"],
-    )
-
-
-@login_required
-@require_POST
-def visit_outcome(request, pk):
-    visit = _visit_for(request, pk)
-    if not visit.is_owner(request.user):
-        raise Http404
-    form = OutcomeForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Choose whether the visit happened."))
-        return redirect(visit)
-    return _act(
-        request,
-        visit,
-        services.visit_record_outcome,
-        _("Thank you. The visit is marked."),
-        owner=request.user,
-        outcome=form.cleaned_data["outcome"],
-    )
-
-
-@login_required
-@require_POST
-def visit_feedback(request, pk):
-    visit = _visit_for(request, pk)
-    if not visit.is_tenant(request.user):
-        raise Http404
-    form = FeedbackForm(request.POST, prefix="feedback")
-    if not form.is_valid():
-        return _detail_page(request, visit, status=400, feedback_form=form)
-    return _act(
-        request,
-        visit,
-        services.visit_feedback_give,
-        _("Thank you for your answers. They help keep brokers out."),
-        tenant=request.user,
-        listing_accurate=form.cleaned_data["listing_accurate"],
-        commission_asked=form.cleaned_data["commission_asked"],
-        comment=form.cleaned_data["comment"],
-    )
+visit_confirm = _action_view(
+    party="owner",
+    service=services.visit_confirm,
+    done=gettext_lazy("Visit confirmed. The tenant now sees your phone number."),
+)
+visit_decline = _action_view(
+    party="owner",
+    service=services.visit_decline,
+    form_class=DeclineForm,
+    prefix="decline",
+    done=gettext_lazy("Request declined. The tenant has been told why."),
+)
+visit_propose = _action_view(
+    party="owner",
+    service=services.visit_propose,
+    form_class=ProposeForm,
+    prefix="propose",
+    form_kwargs=lambda visit: {"options": _proposal_options(visit)},
+    arguments=lambda data: {"starts_at": data["slot"]},
+    done=gettext_lazy("Proposal sent. The tenant will accept or decline it."),
+)
+visit_accept = _action_view(
+    party="tenant",
+    service=services.visit_accept_proposal,
+    done=gettext_lazy("You accepted the new time. Your visit is confirmed."),
+)
+visit_reject = _action_view(
+    party="tenant",
+    service=services.visit_reject_proposal,
+    form_class=OptionalReasonForm,
+    prefix="reject",
+    done=gettext_lazy("You declined the proposed time. The visit is off."),
+)
+visit_cancel = _action_view(
+    party="user",
+    service=services.visit_cancel,
+    form_class=CancelForm,
+    prefix="cancel",
+    done=gettext_lazy("Visit cancelled. The other side has been told."),
+)
+visit_outcome = _action_view(
+    party="owner",
+    service=services.visit_record_outcome,
+    form_class=OutcomeForm,
+    invalid=gettext_lazy("Choose whether the visit happened."),
+    done=gettext_lazy("Thank you. The visit is marked."),
+)
+visit_feedback = _action_view(
+    party="tenant",
+    service=services.visit_feedback_give,
+    form_class=FeedbackForm,
+    prefix="feedback",
+    done=gettext_lazy("Thank you for your answers. They help keep brokers out."),
+)
 
 
 @login_required
@@ -379,7 +335,7 @@ def visit_schedule(request):
 @login_required
 def availability_edit(request, listing_pk):
     listing = get_object_or_404(Listing.objects.owned_by(request.user), pk=listing_pk)
-    availability = services.availability_for(listing)
+    availability = slots.availability_for(listing)
     data = request.POST if request.method == "POST" else None
     form = AvailabilityForm(data, instance=availability)
     formsets = [
@@ -405,7 +361,7 @@ def availability_edit(request, listing_pk):
             "weekly_formset": weekly,
             "date_formset": dates,
             "blocked_formset": blocked,
-            "preview": group_by_day(services.free_slots(listing, limit=12)),
+            "preview": group_by_day(slots.free_slots(listing, limit=12)),
         },
         status=status,
     )

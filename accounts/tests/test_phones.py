@@ -103,3 +103,32 @@ def test_sign_up_through_the_page_stores_the_forms_own_example(client):
     response = client.post(reverse("accounts:signup"), _sign_up_data("+977 9841234567"))
     assert response.status_code == 302
     assert User.objects.get(email="pooja@example.np").phone == "+9779841234567"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["984-123-4567", "+977 9841234567", "9841234567"])
+def test_staff_find_an_account_by_the_number_as_they_type_it(client, staff, typed):
+    from accounts.tests.factories import UserFactory
+
+    UserFactory(full_name="Mina Rai", phone="+9779841234567")
+    UserFactory(full_name="Other Person", phone="+9779801111111")
+    client.force_login(staff)
+    html = client.get(
+        reverse("admin:accounts_user_changelist"), {"q": typed}
+    ).content.decode()
+    assert "Mina Rai" in html
+    assert "Other Person" not in html
+
+
+def test_the_admin_phone_field_takes_the_number_as_typed(rf, staff):
+    from django.contrib import admin
+
+    from accounts.admin import UserAdmin
+    from accounts.forms import NepaliMobileField
+
+    request = rf.get("/")
+    request.user = staff
+    form = UserAdmin(User, admin.site).get_form(request, obj=staff)
+    field = form().fields["phone"]
+    assert isinstance(field, NepaliMobileField)
+    assert field.clean("+977 984-123-4567") == "+9779841234567"

@@ -20,7 +20,7 @@ def test_seed_demo_creates_listings_with_photos_once(monkeypatch):
     assert covers.count() == 12
     assert covers.first().large.name.endswith(".webp")
     from visits.models import WeeklyWindow
-    from visits.services import free_slots
+    from visits.slots import free_slots
 
     bookable = Listing.objects.published().filter(availability__isnull=False)
     assert bookable.count() == 10

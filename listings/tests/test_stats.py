@@ -275,3 +275,13 @@ def test_no_personal_data_in_any_counting_or_rollup_table(client, tenant, db):
                     "listings.Locality",
                 }, (model.__name__, field.name)
     assert seen > 0
+
+
+def test_with_redis_down_the_page_answers_and_nothing_is_counted(client, settings, db):
+    listing = ListingFactory()
+    settings.REDIS_URL = "redis://127.0.0.1:9698/0"  # nothing listens there
+    counting.reset_backend()
+    response = client.get(listing.get_absolute_url(), **BROWSER)
+    assert response.status_code == 200
+    listing.refresh_from_db()
+    assert listing.view_count == 0

@@ -1,67 +1,53 @@
-"""Every listings URL, classified by who may use it: a new route must be added here."""
+"""Every listings route, classified by who may use it (see nobroker/tests/roles.py)."""
 
 import pytest
-from django.urls import reverse
 
-from listings import urls
+from listings import services
 from listings.tests.factories import ListingFactory, photo_bytes
+from nobroker.tests.roles import Route, cases, check
 
 pytestmark = pytest.mark.django_db
 
-# For each URL name: the status for anonymous, tenant, other owner, owner, staff
-# (GET). "login" means a redirect to the login page; 405 means POST only.
+# anonymous, tenant, owner (of the listing), other owner, staff
 MATRIX = {
-    "search": (200, 200, 200, 200, 200),
-    "detail": (200, 200, 200, 200, 200),
-    "detail_noslug": (301, 301, 301, 301, 301),
-    "mine": ("login", 200, 200, 200, 200),
-    "create": ("login", 200, 200, 200, 200),
-    "edit": ("login", 404, 404, 200, 404),
-    "photos": ("login", 404, 404, 200, 404),
-    "photo_action": ("login", 405, 405, 405, 405),
-    "delete": ("login", 404, 404, 200, 404),
-    "performance": ("login", 404, 404, 200, 404),
-    "action": ("login", 405, 405, 405, 405),
-    "shortlist": ("login", 200, 200, 200, 200),
-    "shortlist_toggle": ("login", 405, 405, 405, 405),
-    "report": ("login", 200, 200, 404, 200),
+    "search": Route(200, 200, 200, 200, 200),
+    "detail": Route(200, 200, 200, 200, 200, args=["{listing.pk}", "{listing.slug}"]),
+    "detail_noslug": Route(301, 301, 301, 301, 301, args=["{listing.pk}"]),
+    "mine": Route("login", 200, 200, 200, 200),
+    "create": Route("login", 200, 200, 200, 200),
+    "edit": Route("login", 404, 200, 404, 404, args=["{listing.pk}"]),
+    "photos": Route("login", 404, 200, 404, 404, args=["{listing.pk}"]),
+    "photo_action": Route(
+        "login",
+        404,
+        302,
+        404,
+        404,
+        args=["{listing.pk}", "{photo.pk}", "cover"],
+        post=True,
+    ),
+    "delete": Route("login", 404, 200, 404, 404, args=["{listing.pk}"]),
+    "performance": Route("login", 404, 200, 404, 404, args=["{listing.pk}"]),
+    "action": Route(
+        "login", 404, 302, 404, 404, args=["{listing.pk}", "rented"], post=True
+    ),
+    "shortlist": Route("login", 200, 200, 200, 200),
+    "shortlist_toggle": Route(
+        "login", 302, 302, 302, 302, args=["{listing.pk}"], post=True
+    ),
+    "report": Route("login", 200, 404, 200, 200, args=["{listing.pk}"]),
 }
 
 
-def test_every_listings_url_is_classified():
-    assert {p.name for p in urls.urlpatterns} == set(MATRIX)
-
-
-@pytest.mark.parametrize("name", sorted(MATRIX))
-def test_url_answers_each_role_as_classified(
-    client, name, tenant, owner, other_owner, staff
-):
-    from listings import services
-
+@pytest.mark.parametrize(("name", "role"), cases(MATRIX))
+def test_route_answers_each_role_as_classified(client, request, name, role, owner):
     listing = ListingFactory(owner=owner)
     photo = services.photo_add(listing=listing, data=photo_bytes())
-    args = {
-        "detail": [listing.pk, listing.slug],
-        "detail_noslug": [listing.pk],
-        "edit": [listing.pk],
-        "photos": [listing.pk],
-        "photo_action": [listing.pk, photo.pk, "delete"],
-        "delete": [listing.pk],
-        "performance": [listing.pk],
-        "action": [listing.pk, "rented"],
-        "shortlist_toggle": [listing.pk],
-        "report": [listing.pk],
-    }.get(name, [])
-    url = reverse(f"listings:{name}", args=args)
-    for user, expected in zip(
-        (None, tenant, other_owner, owner, staff), MATRIX[name], strict=True
-    ):
-        client.logout()
-        if user:
-            client.force_login(user)
-        response = client.get(url)
-        if expected == "login":
-            assert response.status_code == 302
-            assert response["Location"].startswith(reverse("accounts:login"))
-        else:
-            assert response.status_code == expected, (name, user)
+    check(
+        client,
+        request,
+        MATRIX,
+        f"listings:{name}",
+        role,
+        {"listing": listing, "photo": photo},
+    )

@@ -328,6 +328,12 @@ def test_detail_shows_facts_owner_and_canonical_url(client):
         f'rel="canonical" href="http://testserver{listing.get_absolute_url()}"' in html
     )
     assert "8 hours a day" in html
+
+
+def test_detail_fetches_nothing_from_elsewhere_without_a_tile_url(client, settings):
+    settings.MAP_TILE_URL = ""
+    listing = ListingFactory()
+    html = client.get(listing.get_absolute_url()).content.decode()
     assert "tile" not in html.lower()
 
 
@@ -587,6 +593,7 @@ def test_my_listings_shows_stats_with_fixed_query_count(
 ):
     from messaging.models import Conversation
     from visits import services as visit_services
+    from visits import slots as visit_slots
     from visits.tests.factories import open_every_day
 
     client.force_login(owner)
@@ -597,7 +604,7 @@ def test_my_listings_shows_stats_with_fixed_query_count(
     visit_services.visit_request(
         tenant=tenant,
         listing=first,
-        starts_at=visit_services.free_slots(first, limit=1)[0].starts_at,
+        starts_at=visit_slots.free_slots(first, limit=1)[0].starts_at,
     )
     Listing.objects.filter(pk=first.pk).update(view_count=12)
     client.get(reverse("listings:mine"))  # caches the header's counts

@@ -5,15 +5,19 @@ REDIS_URL is set (as in CI), in-memory otherwise.
 """
 
 import asyncio
+import logging
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.test import Client
 
 from accounts.tests.factories import UserFactory
-from messaging import services
+from messaging import events, services
 from messaging.consumers import CLOSE_LOGGED_OUT
 from messaging.models import Block, Message
 from messaging.tests.factories import ConversationFactory, MessageFactory
@@ -22,6 +26,9 @@ from nobroker.asgi import application
 from nobroker.counters import cached_count
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# The default origin of `socket`: the site's own.
+SITE = object()
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +48,17 @@ class Session:
         self.cookie = self.client.cookies["sessionid"].value
 
 
-def socket(path, session=None, origin=b"http://localhost"):
+def site_origin(host: str = "localhost") -> bytes:
+    """The site's origin (scheme and port of SITE_URL) on one of its hosts."""
+    site = urlsplit(settings.SITE_URL)
+    port = f":{site.port}" if site.port else ""
+    return f"{site.scheme}://{host}{port}".encode()
+
+
+def socket(path, session=None, origin=SITE):
     headers = [(b"host", b"localhost")]
+    if origin is SITE:
+        origin = site_origin()
     if origin:
         headers.append((b"origin", origin))
     if session:
@@ -105,6 +121,58 @@ async def test_foreign_origin_is_refused(conversation, tenant_session):
     communicator = socket(path_of(conversation), tenant_session, origin=None)
     connected, _code = await communicator.connect()
     assert not connected
+
+
+async def test_origin_must_match_the_sites_scheme_host_and_port(
+    conversation, tenant_session, settings
+):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.np"]
+    refused = [
+        b"http://127.0.0.1:9999",
+        b"https://127.0.0.1:8000",
+        b"ws://127.0.0.1:8000",
+        b"http://127.0.0.1",
+        b"http://localhost:8001",
+        b"http://127.0.0.1.evil.example:8000",
+        b"http://example.np",
+        b"null",
+    ]
+    accepted = [
+        b"http://127.0.0.1:8000",
+        b"http://localhost:8000",
+        b"HTTP://LOCALHOST:8000",
+        b"https://chat.example.np",
+    ]
+    for origin in refused:
+        communicator = socket(path_of(conversation), tenant_session, origin=origin)
+        assert not (await communicator.connect())[0], origin
+    for origin in accepted:
+        communicator = socket(path_of(conversation), tenant_session, origin=origin)
+        assert (await communicator.connect())[0], origin
+        await communicator.disconnect()
+
+
+async def test_binary_frame_is_answered_with_an_error_and_no_traceback(
+    conversation, tenant_session, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    for path in (path_of(conversation), "/ws/messages/"):
+        communicator = socket(path, tenant_session)
+        assert (await communicator.connect())[0]
+        await communicator.send_to(bytes_data=b"\x00\xffnot text")
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "binary"
+        assert error["message"] == "This connection only takes text messages."
+        # The socket stays open and still works.
+        await communicator.send_to(text_data="{}")
+        if path == "/ws/messages/":
+            assert await communicator.receive_nothing(timeout=0.2)
+        else:
+            assert (await receive_type(communicator, "error"))["code"] == "unknown"
+        await communicator.disconnect()
+    assert not [record for record in caplog.records if record.exc_info]
 
 
 async def test_message_reaches_the_other_participant_and_is_stored_first(
@@ -339,10 +407,10 @@ async def test_on_postgresql_a_message_is_stored_without_a_worker_thread(
     if not async_db.enabled():
         pytest.skip("The event loop's own statement needs PostgreSQL.")
 
-    def no_thread(**kwargs):
-        raise AssertionError("message_send ran on a worker thread")
+    def no_thread(message):
+        raise AssertionError("message_store ran on a worker thread")
 
-    monkeypatch.setattr(services, "_message_send_collecting", no_thread)
+    monkeypatch.setattr(services, "message_store", no_thread)
     tenant = socket(path_of(conversation), tenant_session)
     owner = socket(path_of(conversation), owner_session)
     assert (await tenant.connect())[0]
@@ -380,3 +448,40 @@ async def test_message_still_goes_through_when_the_event_loop_pool_fails(
     assert await database_sync_to_async(Message.objects.count)() == 1
     await tenant.disconnect()
     await owner.disconnect()
+
+
+async def subscribers(group: str) -> set[str]:
+    """
+    The channels the configured layer holds in a group, and on Redis pub/sub
+    the subscriptions Redis itself counts for the group's channel.
+    """
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        return set(layer.groups.get(group, {}))
+    if not hasattr(layer, "_get_layer"):
+        pytest.skip(f"No way to list the groups of {type(layer).__name__}.")
+    loop_layer = layer._get_layer()
+    channel = loop_layer._get_group_channel_name(group)
+    members = set(loop_layer.groups.get(channel, set()))
+    shard = loop_layer._get_shard(channel)
+    shard._ensure_redis()
+    [(_name, count)] = await shard._redis.pubsub_numsub(channel)
+    if count:
+        members.add(f"{count} Redis subscription(s)")
+    return members
+
+
+async def test_closed_sockets_leave_their_groups(conversation, tenant_session):
+    chat = socket(path_of(conversation), tenant_session)
+    badge = socket("/ws/messages/", tenant_session)
+    assert (await chat.connect())[0]
+    assert (await badge.connect())[0]
+    groups = (
+        events.conversation_group(conversation.pk),
+        events.user_group(conversation.tenant_id),
+    )
+    assert all([await subscribers(group) for group in groups])
+    await chat.disconnect()
+    await badge.disconnect()
+    for group in groups:
+        assert await subscribers(group) == set(), group

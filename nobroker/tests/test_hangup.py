@@ -56,6 +56,9 @@ def small_pool_server(postgres, asgi_server, tmp_path):
         DATABASE_POOL_TIMEOUT="2",
         PGAPPNAME=app_name,
         REDIS_KEY_PREFIX=app_name,
+        # Behind a proxy, as in production: each visitor has its own address,
+        # so the per-address search limit does not refuse this one test.
+        PROXY_COUNT="1",
     ) as server:
         server.app_name = app_name
         server.log = log
@@ -65,9 +68,19 @@ def small_pool_server(postgres, asgi_server, tmp_path):
 # --- A raw HTTP client that can hang up at any moment ----------------------------
 
 
+def _phone() -> str:
+    """A visitor's address as the proxy in front reports it: each one its own."""
+    return (
+        f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    )
+
+
 async def _send_request(server, path: str, *, partial: bool = False):
     reader, writer = await asyncio.open_connection(server.host, server.port)
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: {_phone()}\r\n"
+        "Connection: close\r\n\r\n"
+    )
     writer.write(request.encode()[: len(request) // 2] if partial else request.encode())
     await writer.drain()
     return reader, writer

@@ -61,3 +61,12 @@ def test_search_accepts_nepali_digits_and_grouped_rupees(client):
     ).content.decode()
     assert cheap.title in html
     assert dear.title not in html
+
+
+def test_switch_returns_to_the_page_it_was_on(client):
+    response = client.post(
+        reverse("set_language"),
+        {"language": "ne"},
+        headers={"referer": "http://testserver/rent/?q=kotha"},
+    )
+    assert response["Location"] == "http://testserver/rent/?q=kotha"

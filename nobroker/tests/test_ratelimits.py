@@ -15,6 +15,7 @@ from messaging.models import Message
 from messaging.tests.factories import ConversationFactory
 from nobroker import async_db, ratelimits
 from nobroker.asgi import application
+from nobroker.origins import site_origins
 from nobroker.ratelimits import GET, Limit
 
 
@@ -250,7 +251,7 @@ async def test_websocket_message_sends_share_the_message_limit(monkeypatch):
         f"/ws/messages/{conversation.pk}/",
         headers=[
             (b"host", b"localhost"),
-            (b"origin", b"http://localhost"),
+            (b"origin", site_origins()[0].encode()),
             (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
         ],
     )

@@ -67,9 +67,7 @@ def test_debug_off_by_default_and_hosts_never_allow_all():
         DJANGO_SECRET_KEY=secrets.token_urlsafe(60),
     )
     assert result.returncode == 0, result.stderr
-    assert (
-        result.stdout.strip() == "False [] django.contrib.sessions.backends.cached_db"
-    )
+    assert result.stdout.strip() == "False [] nobroker.sessions"
 
 
 def test_web_processes_cap_each_sql_statement_and_commands_do_not():

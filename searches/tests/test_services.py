@@ -121,3 +121,25 @@ def test_alert_is_written_in_the_persons_language(
         saved_search_alerts_run()
     assert "रु. १२,०००" in mail.outbox[0].body
     assert "नयाँ ठाउँ" in Notification.objects.get(user=tenant).text
+
+
+def test_is_due_agrees_with_the_due_query(tenant):
+    now = timezone.now()
+    for frequency in ("instant", "daily", "weekly", "off"):
+        for age in (
+            dt.timedelta(minutes=5),
+            dt.timedelta(days=2),
+            dt.timedelta(days=8),
+        ):
+            for email, notify in ((True, True), (False, True), (False, False)):
+                saved = SavedSearch.objects.create(
+                    user=tenant,
+                    name="x",
+                    query="",
+                    frequency=frequency,
+                    email=email,
+                    notify=notify,
+                    checked_until=now - age,
+                )
+                in_query = SavedSearch.objects.due(now).filter(pk=saved.pk).exists()
+                assert saved.is_due(now) == in_query, (frequency, age, email, notify)

@@ -1,7 +1,7 @@
 from django import template
 
 from nobroker import bsdate
-from visits import services
+from visits import slots
 from visits.models import Visit
 
 register = template.Library()
@@ -13,7 +13,7 @@ def visit_time(value):
     its BS date beside it."""
     if not value:
         return ""
-    return bsdate.format_both(value, services.VISIT_TIME_FORMAT, with_year=False)
+    return bsdate.format_both(value, slots.VISIT_TIME_FORMAT, with_year=False)
 
 
 @register.inclusion_tag("visits/includes/visit_panel.html")
@@ -25,13 +25,10 @@ def visit_panel(listing, user):
         return context
     if user.is_authenticated:
         context["active_visit"] = (
-            Visit.objects.active()
-            .filter(tenant=user, listing=listing)
-            .select_related("slot")
-            .first()
+            Visit.objects.active_for(user, listing).select_related("slot").first()
         )
     if listing.status == listing.Status.PUBLISHED and not context.get("active_visit"):
-        context["options"] = services.next_free_slots(listing, limit=4)
+        context["options"] = slots.next_free_slots(listing, limit=4)
     return context
 
 

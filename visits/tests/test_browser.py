@@ -3,8 +3,8 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
-from visits import services
 from visits.models import Visit
+from visits.slots import format_visit_time
 from visits.tests.factories import ListingFactory, open_every_day
 
 
@@ -48,7 +48,7 @@ def test_tenant_books_owner_confirms_and_both_see_the_confirmed_visit(
     owner_page.goto(live_server.url + reverse("visits:schedule"))
     expect(owner_page.get_by_test_id("visit-card")).to_contain_text("Confirmed")
     expect(owner_page.get_by_test_id("visit-card")).to_contain_text(
-        services.format_visit_time(visit.slot.starts_at)
+        format_visit_time(visit.slot.starts_at)
     )
 
     # The tenant now sees the confirmed visit with the owner's phone number.

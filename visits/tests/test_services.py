@@ -10,6 +10,12 @@ from accounts.tests.factories import UserFactory
 from listings.models import Listing
 from visits import services
 from visits.models import Slot, Visit, VisitEvent, VisitFeedback
+from visits.slots import (
+    format_visit_time,
+    free_slots,
+    next_free_slots,
+    parse_slot_value,
+)
 from visits.tests.conftest import NOW, UTC, nepal
 from visits.tests.factories import (
     AvailabilityFactory,
@@ -36,7 +42,7 @@ def book(tenant, listing, starts_at=SAT_10AM, **kwargs):
 def test_weekly_window_gives_30_minute_slots_on_the_next_two_saturdays(
     listing, frozen_now
 ):
-    slots = services.free_slots(listing)
+    slots = free_slots(listing)
 
     starts = [slot.starts_at for slot in slots]
     assert len(starts) == 12  # 10:00–13:00 on Sat 5 and Sat 12 December
@@ -51,9 +57,9 @@ def test_slot_length_and_capacity_follow_the_owner_settings(owner, frozen_now):
     AvailabilityFactory(listing=listing, slot_minutes=45, capacity=3)
     WeeklyWindowFactory(listing=listing, weekday=5)
 
-    slots = [s for s in services.free_slots(listing) if s.local_day.day == 5]
+    slots = [s for s in free_slots(listing) if s.local_day.day == 5]
 
-    assert [services.format_visit_time(s.starts_at) for s in slots] == [
+    assert [format_visit_time(s.starts_at) for s in slots] == [
         "Sat, 5 Dec · 10:00 AM",
         "Sat, 5 Dec · 10:45 AM",
         "Sat, 5 Dec · 11:30 AM",
@@ -66,7 +72,7 @@ def test_listing_without_saved_settings_uses_30_minute_private_slots(owner, froz
     listing = ListingFactory(owner=owner)
     WeeklyWindowFactory(listing=listing, weekday=5, end_time=dt.time(11, 0))
 
-    slots = services.free_slots(listing)
+    slots = free_slots(listing)
 
     assert len(slots) == 4
     assert all(s.remaining == 1 for s in slots)
@@ -81,7 +87,7 @@ def test_one_off_date_adds_slots_and_blocked_date_removes_them(listing, frozen_n
     )
     BlockedDateFactory(listing=listing, date=dt.date(2026, 12, 12))
 
-    starts = [s.starts_at for s in services.free_slots(listing)]
+    starts = [s.starts_at for s in free_slots(listing)]
 
     assert starts[:2] == [nepal(2026, 12, 3, 17, 0), nepal(2026, 12, 3, 17, 30)]
     assert not [s for s in starts if s.astimezone(UTC).date() == dt.date(2026, 12, 12)]
@@ -96,7 +102,7 @@ def test_overlapping_windows_do_not_repeat_a_slot(listing, frozen_now):
         end_time=dt.time(14, 0),
     )
 
-    starts = [s.starts_at for s in services.free_slots(listing) if s.local_day.day == 5]
+    starts = [s.starts_at for s in free_slots(listing) if s.local_day.day == 5]
 
     assert len(starts) == len(set(starts)) == 8  # 10:00 … 13:30
 
@@ -111,7 +117,7 @@ def test_free_slots_cover_fourteen_nepal_days_starting_today(owner, frozen_now):
             end_time=dt.time(10, 0),
         )
 
-    days = sorted({s.local_day for s in services.free_slots(listing)})
+    days = sorted({s.local_day for s in free_slots(listing)})
 
     # Today's 09:00 and 09:30 slots are past (it is 09:45 in Kathmandu).
     assert days[0] == dt.date(2026, 12, 2)
@@ -130,10 +136,10 @@ def test_just_after_midnight_in_nepal_the_day_is_already_the_next_one(owner):
     )
 
     with time_machine.travel(dt.datetime(2026, 12, 5, 18, 20, tzinfo=UTC), tick=False):
-        slots = services.free_slots(listing)
+        slots = free_slots(listing)
 
     assert slots[0].starts_at == dt.datetime(2026, 12, 5, 18, 45, tzinfo=UTC)
-    assert services.format_visit_time(slots[0].starts_at) == "Sun, 6 Dec · 12:30 AM"
+    assert format_visit_time(slots[0].starts_at) == "Sun, 6 Dec · 12:30 AM"
     assert slots[0].local_day == dt.date(2026, 12, 6)
     # Sunday 20 December would be the 15th Nepal day: not offered.
     assert slots[-1].local_day == dt.date(2026, 12, 13)
@@ -146,14 +152,14 @@ def test_a_window_ending_at_midnight_gives_its_last_slot_before_midnight(owner):
     )
 
     with time_machine.travel(NOW, tick=False):
-        slots = [s for s in services.free_slots(listing) if s.local_day.day == 4]
+        slots = [s for s in free_slots(listing) if s.local_day.day == 4]
 
     assert [s.starts_at for s in slots] == [
         dt.datetime(2026, 12, 4, 17, 15, tzinfo=UTC),
         dt.datetime(2026, 12, 4, 17, 45, tzinfo=UTC),
     ]
     assert slots[-1].ends_at == nepal(2026, 12, 5, 0, 0)
-    assert services.format_visit_time(slots[-1].starts_at) == "Fri, 4 Dec · 11:30 PM"
+    assert format_visit_time(slots[-1].starts_at) == "Fri, 4 Dec · 11:30 PM"
 
 
 def test_a_slot_that_started_a_minute_ago_is_past(owner):
@@ -163,28 +169,28 @@ def test_a_slot_that_started_a_minute_ago_is_past(owner):
     tenant = UserFactory()
 
     with time_machine.travel(SAT_10AM + dt.timedelta(minutes=1), tick=False):
-        assert services.free_slots(listing)[0].starts_at == nepal(2026, 12, 5, 10, 30)
+        assert free_slots(listing)[0].starts_at == nepal(2026, 12, 5, 10, 30)
         with pytest.raises(services.VisitError, match="already passed"):
             book(tenant, listing, SAT_10AM)
 
 
 def test_visit_time_is_shown_in_nepal_12_hour_format():
     assert (
-        services.format_visit_time(dt.datetime(2026, 12, 6, 4, 45, tzinfo=UTC))
+        format_visit_time(dt.datetime(2026, 12, 6, 4, 45, tzinfo=UTC))
         == "Sun, 6 Dec · 10:30 AM"
     )
     assert (
-        services.format_visit_time(dt.datetime(2026, 12, 5, 18, 15, tzinfo=UTC))
+        format_visit_time(dt.datetime(2026, 12, 5, 18, 15, tzinfo=UTC))
         == "Sun, 6 Dec · 12:00 AM"
     )
 
 
 def test_slot_value_round_trips_through_the_form(listing, frozen_now):
-    option = services.free_slots(listing)[0]
+    option = free_slots(listing)[0]
 
-    assert services.parse_slot_value(option.value) == option.starts_at
-    assert services.parse_slot_value("2026-12-05T10:00") is None  # no offset
-    assert services.parse_slot_value("tomorrow") is None
+    assert parse_slot_value(option.value) == option.starts_at
+    assert parse_slot_value("2026-12-05T10:00") is None  # no offset
+    assert parse_slot_value("tomorrow") is None
 
 
 # --- Booking -----------------------------------------------------------------------
@@ -298,12 +304,12 @@ def test_open_house_slot_takes_as_many_as_its_capacity(owner, frozen_now):
     first, second, third = UserFactory(), UserFactory(), UserFactory()
 
     book(first, listing)
-    assert services.free_slots(listing)[0].remaining == 1
+    assert free_slots(listing)[0].remaining == 1
     book(second, listing)
 
     with pytest.raises(services.SlotTaken, match="just taken"):
         book(third, listing)
-    assert services.free_slots(listing)[0].starts_at == nepal(2026, 12, 5, 10, 30)
+    assert free_slots(listing)[0].starts_at == nepal(2026, 12, 5, 10, 30)
     assert Slot.objects.get(starts_at=SAT_10AM).booked == 2
 
 
@@ -659,10 +665,26 @@ def test_listing_page_slots_are_cached_and_forgotten_when_a_place_is_taken(
     django_capture_on_commit_callbacks,
     django_assert_num_queries,
 ):
-    first = services.next_free_slots(listing)
+    first = next_free_slots(listing)
     assert first[0].starts_at == SAT_10AM
     with django_assert_num_queries(0):
-        assert services.next_free_slots(listing) == first
+        assert next_free_slots(listing) == first
     with django_capture_on_commit_callbacks(execute=True):
         book(tenant, listing)
-    assert services.next_free_slots(listing)[0].starts_at == nepal(2026, 12, 5, 10, 30)
+    assert next_free_slots(listing)[0].starts_at == nepal(2026, 12, 5, 10, 30)
+
+
+def test_active_for_is_the_tenants_open_visit_to_that_listing_only(
+    listing, tenant, frozen_now
+):
+    visit = services.visit_request(
+        tenant=tenant, listing=listing, starts_at=nepal(2026, 12, 5, 10, 0)
+    )
+    other_tenant = UserFactory(role="tenant")
+    other_listing = ListingFactory(owner=listing.owner)
+
+    assert list(Visit.objects.active_for(tenant, listing)) == [visit]
+    assert not Visit.objects.active_for(other_tenant, listing).exists()
+    assert not Visit.objects.active_for(tenant, other_listing).exists()
+    services.visit_cancel(visit=visit, user=tenant, reason="Found a flat")
+    assert not Visit.objects.active_for(tenant, listing).exists()

@@ -13,6 +13,7 @@ from accounts.tests.factories import UserFactory
 from listings.models import Listing
 from visits import services
 from visits.models import Slot, Visit, VisitFeedback
+from visits.slots import SlotOption, format_visit_time, free_slots
 from visits.tests.conftest import nepal
 from visits.tests.factories import ListingFactory
 
@@ -315,7 +316,7 @@ def test_owner_proposes_and_tenant_accepts_through_the_pages(
     eleven = nepal(2026, 12, 5, 11, 0)
     client.force_login(owner)
     detail = client.get(visit.get_absolute_url()).content.decode()
-    assert services.SlotOption(eleven, eleven, 1).value in detail
+    assert SlotOption(eleven, eleven, 1).value in detail
 
     bad = client.post(
         reverse("visits:propose", kwargs={"pk": visit.pk}), {"propose-slot": "x"}
@@ -323,7 +324,7 @@ def test_owner_proposes_and_tenant_accepts_through_the_pages(
     assert bad.status_code == 400
     client.post(
         reverse("visits:propose", kwargs={"pk": visit.pk}),
-        {"propose-slot": services.SlotOption(eleven, eleven, 1).value},
+        {"propose-slot": SlotOption(eleven, eleven, 1).value},
     )
     client.force_login(tenant)
     page = client.get(visit.get_absolute_url()).content.decode()
@@ -520,8 +521,8 @@ def test_owner_sets_visiting_hours_with_forms(client, owner, frozen_now):
     availability = listing.availability
     assert (availability.slot_minutes, availability.capacity) == (60, 4)
     assert availability.instant_booking is True
-    slots = services.free_slots(listing)
-    assert [services.format_visit_time(s.starts_at) for s in slots] == [
+    slots = free_slots(listing)
+    assert [format_visit_time(s.starts_at) for s in slots] == [
         "Thu, 3 Dec · 7:00 AM",
         "Sun, 6 Dec · 4:00 PM",
         "Sun, 6 Dec · 5:00 PM",

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from accounts.services import users_flag_shared_phones
 from listings import services
 
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         reminded = services.listings_send_expiry_reminders()
         expired = services.listings_expire()
-        flagged = services.flag_all_shared_phones()
+        flagged = users_flag_shared_phones()
         self.stdout.write(
             f"Reminders sent: {reminded}. Listings archived: {expired}. "
             f"Accounts flagged for a shared phone: {flagged}."

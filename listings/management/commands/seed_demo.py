@@ -1,11 +1,10 @@
-import datetime as dt
-
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
 from listings.demo import seed_history, seed_listings
+from visits.demo import seed_visiting_hours
 
 DEMO_PASSWORD = "kathmandu123"  # noqa: S105 - published demo login
 DEMO_USERS = [
@@ -82,42 +81,22 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Demo history: {HISTORY_DAYS} days on {history} listings."
             )
+        saved = seed_saved_searches()
+        if saved:
+            self.stdout.write(f"Demo saved searches: {saved} for the demo tenant.")
 
 
-def seed_visiting_hours(owners) -> int:
-    """
-    Visiting hours on the demo owners' published listings that have none yet:
-    Saturday mornings, and weekday evenings on every other listing.
-    """
-    from listings.models import Listing
-    from visits.models import Availability, WeeklyWindow
+def seed_saved_searches() -> int:
+    """Two saved searches with alerts for the demo tenant, one typed in Nepali."""
+    from searches.models import SavedSearch
+    from searches.services import saved_search_create
 
-    listings = (
-        Listing.objects.published()
-        .filter(owner__in=owners, availability__isnull=True)
-        .order_by("pk")
-    )
-    saturday, weekdays = 5, range(5)
-    count = 0
-    for listing in listings:
-        Availability.objects.create(
-            listing=listing, instant_booking=listing.pk % 3 == 0
-        )
-        WeeklyWindow.objects.create(
-            listing=listing,
-            weekday=saturday,
-            start_time=dt.time(10),
-            end_time=dt.time(13),
-        )
-        if listing.pk % 2:
-            WeeklyWindow.objects.bulk_create(
-                WeeklyWindow(
-                    listing=listing,
-                    weekday=day,
-                    start_time=dt.time(17),
-                    end_time=dt.time(18, 30),
-                )
-                for day in weekdays
-            )
-        count += 1
-    return count
+    tenant = User.objects.filter(email="tenant@demo.np").first()
+    if tenant is None or SavedSearch.objects.for_user(tenant).exists():
+        return 0
+    for name, query, frequency in (
+        ("Flats in Baneshwor", "type=flat&locality=baneswor", "daily"),
+        ("ललितपुरमा कोठा", "q=ललितपुरमा+कोठा", "instant"),
+    ):
+        saved_search_create(user=tenant, name=name, query=query, frequency=frequency)
+    return 2
