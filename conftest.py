@@ -53,6 +53,8 @@ def pytest_collection_modifyitems(config, items):
 def _isolated_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SECURE_SSL_REDIRECT = False
+    # No map tiles from outside in tests; a map test sets a local tile URL.
+    settings.MAP_TILE_URL = ""
 
 
 @pytest.fixture(autouse=True)

@@ -10,13 +10,10 @@ def send_email(*, to: list[str], subject: str, body: str) -> int:
 
 @task()
 def send_emails(*, messages: list[dict]) -> int:
-    """Sends many plain-text emails over one connection (keys: to, subject, body)."""
-    from django.core.mail import EmailMessage, get_connection
+    """Sends many plain-text emails in one go (keys: to, subject, body)."""
+    from django.core.mail import send_mass_mail
 
-    with get_connection() as connection:
-        return connection.send_messages(
-            [EmailMessage(m["subject"], m["body"], None, m["to"]) for m in messages]
-        )
+    return send_mass_mail([(m["subject"], m["body"], None, m["to"]) for m in messages])
 
 
 @task()

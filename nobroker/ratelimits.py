@@ -134,8 +134,8 @@ LIMITS: dict[str, Limit] = {
 DEFAULT = Limit(user="600/h", address="6000/h")
 
 NOT_LIMITED: set[str] = {
-    "searches:list",
     "home",
+    "searches:list",
     "healthz",
     "readyz",
     "metrics",

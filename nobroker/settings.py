@@ -548,7 +548,8 @@ CONTENT_SECURITY_POLICY = {
     "default-src": [CSP.NONE],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "data:", *media_origins],
+    # Map tiles: exactly the host of MAP_TILE_URL (none without one).
+    "img-src": [CSP.SELF, "data:", *media_origins, *MAP_TILE_ORIGINS],
     "font-src": [CSP.SELF],
     # 'self' covers the chat's websocket on the same host.
     "connect-src": [CSP.SELF],

@@ -113,7 +113,8 @@ class SavedSearch(models.Model):
         return self.frequency != self.Frequency.OFF and (self.email or self.notify)
 
     def unsubscribe_token(self) -> str:
-        return signing.dumps(self.pk, salt=UNSUBSCRIBE_SALT)
+        # Signed, not timed: the link in an old email keeps working.
+        return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(str(self.pk))
 
     def unsubscribe_url(self) -> str:
         return reverse("searches:unsubscribe", args=[self.unsubscribe_token()])
@@ -122,7 +123,7 @@ class SavedSearch(models.Model):
     def from_token(cls, token: str):
         """The saved search a signed unsubscribe token names, or None."""
         try:
-            pk = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-        except signing.BadSignature:
+            pk = int(signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token))
+        except (signing.BadSignature, ValueError):
             return None
         return cls.objects.filter(pk=pk).select_related("user").first()

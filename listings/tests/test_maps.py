@@ -11,6 +11,11 @@ from listings.tests.factories import ListingFactory, locality
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _tiles(settings):
+    settings.MAP_TILE_URL = "https://tiles.example/{z}/{x}/{y}.png"
+
+
 def test_listing_map_shows_the_locality_not_the_owners_pin(client):
     listing = ListingFactory(
         locality=locality("thamel"), latitude="27.71611", longitude="85.31377"
@@ -52,3 +57,12 @@ def test_a_bad_area_is_ignored_not_an_error(client):
     response = client.get(reverse("listings:search"), {"bbox": "north,of,here"})
     assert response.status_code == 200
     assert "Anywhere flat" in response.content.decode()
+
+
+def test_csp_allows_exactly_the_tile_host_for_images():
+    from django.conf import settings
+
+    img_src = settings.CONTENT_SECURITY_POLICY["img-src"]
+    assert settings.MAP_TILE_ORIGINS == ["https://tile.openstreetmap.org"]
+    assert "https://tile.openstreetmap.org" in img_src
+    assert [s for s in img_src if s.startswith("https://")] == settings.MAP_TILE_ORIGINS

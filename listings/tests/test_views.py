@@ -330,8 +330,7 @@ def test_detail_shows_facts_owner_and_canonical_url(client):
     assert "8 hours a day" in html
 
 
-def test_detail_fetches_nothing_from_elsewhere_without_a_tile_url(client, settings):
-    settings.MAP_TILE_URL = ""
+def test_detail_fetches_nothing_from_elsewhere_without_a_tile_url(client):
     listing = ListingFactory()
     html = client.get(listing.get_absolute_url()).content.decode()
     assert "tile" not in html.lower()
