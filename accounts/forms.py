@@ -8,6 +8,7 @@ from django.contrib.auth.forms import (
 )
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import (
@@ -53,7 +54,7 @@ class NepaliMobileField(forms.CharField):
 def mobile_field() -> NepaliMobileField:
     phone = User._meta.get_field("phone")
     return NepaliMobileField(
-        label=phone.verbose_name.capitalize(),
+        label=capfirst(phone.verbose_name),
         help_text=phone.help_text,
         required=not phone.blank,
     )

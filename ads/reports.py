@@ -5,12 +5,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from ads.models import COUNT_FIELDS, FILTERED_FIELDS, MILLI, Campaign, DailyStat
 from ads.services import VAT_PERCENT, npr_paisa
+from nobroker.charts import day_label, line_chart
 
 
 def _row(day, counts: dict) -> dict:
@@ -83,81 +82,21 @@ def csv_row(row: dict) -> list:
     ]
 
 
-def chart_svg(rows: list[dict]) -> SafeString:
+def chart(rows: list[dict]):
     """
-    Served and viewable impressions per day as bars, clicks as dots: an SVG
-    drawn on the server that scales to a phone's width. The same numbers are
-    in the table beside it, for screen readers and for reading exact values.
+    Served and viewable impressions and clicks per day, as the site's shared
+    server-drawn chart (`nobroker.charts`): an SVG readable on a phone with its
+    numbers in a table.
     """
-    if not rows:
-        return SafeString("")
-    rows = rows[-30:]
-    width, height, pad = 600, 220, 28
-    top = max(max(r["served"] for r in rows), max(r["viewable"] for r in rows), 1)
-    top_clicks = max(max(r["clicks"] for r in rows), 1)
-    step = (width - pad * 2) / len(rows)
-    bar = max(step * 0.38, 1.5)
-    scale = (height - pad * 2) / top
-    parts = []
-    for i, row in enumerate(rows):
-        x = pad + i * step
-        served_h = row["served"] * scale
-        view_h = row["viewable"] * scale
-        click_y = height - pad - row["clicks"] / top_clicks * (height - pad * 2)
-        day = row["day"].strftime("%-d %b")
-        parts.append(
-            format_html(
-                '<rect class="chart__served" x="{}" y="{}" width="{}" height="{}">'
-                "<title>{}: {} {}</title></rect>"
-                '<rect class="chart__viewable" x="{}" y="{}" width="{}" height="{}">'
-                "<title>{}: {} {}</title></rect>"
-                '<circle class="chart__clicks" cx="{}" cy="{}" r="3">'
-                "<title>{}: {} {}</title></circle>",
-                f"{x:.1f}",
-                f"{height - pad - served_h:.1f}",
-                f"{bar:.1f}",
-                f"{served_h:.1f}",
-                day,
-                row["served"],
-                _("served"),
-                f"{x + bar:.1f}",
-                f"{height - pad - view_h:.1f}",
-                f"{bar:.1f}",
-                f"{view_h:.1f}",
-                day,
-                row["viewable"],
-                _("viewable"),
-                f"{x + bar:.1f}",
-                f"{click_y:.1f}",
-                day,
-                row["clicks"],
-                _("clicks"),
-            )
-        )
-    labels = format_html_join(
-        "",
-        '<text class="chart__label" x="{}" y="{}">{}</text>',
-        (
-            (f"{pad + i * step:.1f}", height - 8, r["day"].strftime("%-d %b"))
-            for i, r in enumerate(rows)
-            if i % max(len(rows) // 6, 1) == 0
-        ),
-    )
-    return format_html(
-        '<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="chart-title">'
-        '<title id="chart-title">{title}</title>'
-        '<line class="chart__axis" x1="{pad}" y1="{base}" x2="{right}" y2="{base}"/>'
-        '<text class="chart__label" x="2" y="{pad}">{top}</text>'
-        "{bars}{labels}</svg>",
-        w=width,
-        h=height,
+    rows = rows[-60:]
+    return line_chart(
         title=_("Served and viewable impressions and clicks per day"),
-        pad=pad,
-        base=height - pad,
-        right=width - pad,
-        top=top,
-        bars=SafeString("".join(parts)),
-        labels=labels,
+        labels=[day_label(r["day"]) for r in rows],
+        series=[
+            (_("Served"), "series-1", [r["served"] for r in rows]),
+            (_("Viewable"), "series-2", [r["viewable"] for r in rows]),
+            (_("Clicks"), "series-3", [r["clicks"] for r in rows]),
+        ],
     )
 
 

@@ -265,7 +265,7 @@ def campaign_detail(request, pk):
             "campaign": campaign,
             "rows": rows,
             "totals": reports.sum_rows(rows),
-            "chart": reports.chart_svg(rows),
+            "chart": reports.chart(rows) if rows else None,
             "pacing": reports.pacing(campaign),
             "previews": previews_for(campaign, campaign.creatives.all()),
         },

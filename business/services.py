@@ -204,6 +204,23 @@ def figures_by_period(*, first: date, last: date, period: str) -> list[dict]:
         )
         for name in DAY_FIELDS:
             bucket[name] += row[name]
+    # The ads app's own daily rows: viewable impressions, clicks, spend.
+    DailyStat = apps.get_model("ads", "DailyStat")
+    for row in (
+        DailyStat.objects.filter(day__range=(first, last))
+        .values("day")
+        .annotate(
+            impressions=Sum("viewable"), clicks=Sum("clicks"), spend=Sum("spend_milli")
+        )
+        .order_by()
+    ):
+        start = period_start(row["day"], period)
+        bucket = buckets.setdefault(
+            start, {"start": start, **dict.fromkeys(DAY_FIELDS, 0)}
+        )
+        bucket["ad_impressions"] = bucket.get("ad_impressions", 0) + row["impressions"]
+        bucket["ad_clicks"] = bucket.get("ad_clicks", 0) + row["clicks"]
+        bucket["ad_spend_milli"] = bucket.get("ad_spend_milli", 0) + row["spend"]
     active = dict(
         ActiveUsers.objects.filter(
             period=period, start__range=(period_start(first, period), last)
@@ -218,6 +235,17 @@ def figures_by_period(*, first: date, last: date, period: str) -> list[dict]:
             bucket["signups_verified"] / signups if signups else None
         )
         bucket["active_users"] = active.get(start, 0)
+        impressions = bucket.setdefault("ad_impressions", 0)
+        clicks = bucket.setdefault("ad_clicks", 0)
+        # Revenue in whole rupees (spend is kept in thousandths of a paisa).
+        revenue = bucket.setdefault("ad_spend_milli", 0) / 100_000
+        bucket["ad_ctr"] = clicks / impressions if impressions else None
+        bucket["ad_revenue"] = round(revenue, 2)
+        bucket["ad_revenue_per_active_user"] = (
+            round(revenue / bucket["active_users"], 2)
+            if bucket["active_users"]
+            else None
+        )
         rows.append(bucket)
     return rows
 

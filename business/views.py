@@ -49,7 +49,22 @@ TABLES = {
         ],
         ["messages", "active_users"],
     ),
+    "ads": (
+        gettext_lazy("Ads"),
+        [
+            ("ad_impressions", gettext_lazy("Viewable impressions")),
+            ("ad_clicks", gettext_lazy("Clicks")),
+            ("ad_ctr", gettext_lazy("Click-through rate")),
+            ("ad_revenue", gettext_lazy("Revenue (Rs.)")),
+            (
+                "ad_revenue_per_active_user",
+                gettext_lazy("Revenue per active user (Rs.)"),
+            ),
+        ],
+        ["ad_impressions", "ad_clicks"],
+    ),
 }
+RATES = {"verification_rate", "ad_ctr"}
 LOCALITY_COLUMNS = [
     ("views", gettext_lazy("Listing views")),
     ("contacts", gettext_lazy("Contacts")),
@@ -88,8 +103,10 @@ def _label(start, period: str) -> str:
 
 
 def _cell(key: str, value):
-    if key == "verification_rate":
-        return "" if value is None else f"{value:.0%}"
+    if key in RATES:
+        return "" if value is None else f"{value:.1%}"
+    if value is None:
+        return "–"
     return value
 
 
@@ -170,8 +187,8 @@ def table_csv(request, table):
                 row["start"].isoformat(),
                 *(
                     ("" if row[key] is None else f"{row[key]:.4f}")
-                    if key == "verification_rate"
-                    else row[key]
+                    if key in RATES
+                    else ("" if row[key] is None else row[key])
                     for key, _h in columns
                 ),
             ]

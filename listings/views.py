@@ -3,7 +3,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -78,29 +77,26 @@ def _similar_queryset(listing):
     from a few to thousands of milliseconds, depending on how soon matches
     turned up (migration 0006 has the index).
     """
-    newest = (
+    same_type = (
         Listing.objects.published()
         .filter(property_type=listing.property_type)
         .exclude(pk=listing.pk)
-        .order_by("-published_at", "-id")
-        .values("pk")
     )
-    per_locality = [
-        newest.filter(locality_id=locality_id)[:SIMILAR_COUNT]
-        for locality_id in nearby_locality_ids(listing.locality_id)
-    ]
+    nearby = nearby_locality_ids(listing.locality_id)
     if connection.features.supports_slicing_ordering_in_compound:
-        nearby = Q(pk__in=per_locality[0].union(*per_locality[1:], all=True))
+        newest = same_type.order_by("-published_at", "-id").values("pk")
+        per_locality = [
+            newest.filter(locality_id=locality_id)[:SIMILAR_COUNT]
+            for locality_id in nearby
+        ]
+        similar = Listing.objects.filter(
+            pk__in=per_locality[0].union(*per_locality[1:], all=True)
+        )
     else:
-        # SQLite cannot limit the parts of a UNION: each part is its own IN.
-        nearby = Q()
-        for part in per_locality:
-            nearby |= Q(pk__in=part)
-    return (
-        Listing.objects.filter(nearby)
-        .for_result_cards()
-        .order_by("-published_at", "-id")[:SIMILAR_COUNT]
-    )
+        # SQLite (the embedded default) takes no LIMIT inside a UNION; its
+        # tables are small.
+        similar = same_type.filter(locality_id__in=nearby)
+    return similar.for_result_cards().order_by("-published_at", "-id")[:SIMILAR_COUNT]
 
 
 def _detail_bundle(pk: int) -> dict | None:

@@ -445,8 +445,13 @@ class RedisBackend:
     def __init__(self, url: str, prefix: str):
         import redis
 
+        # Pages wait at most half a second for Redis; the flush (a task, not a
+        # page) reads large batches and may wait longer.
         self.client = redis.Redis.from_url(
             url, socket_connect_timeout=0.5, socket_timeout=0.5
+        )
+        self.flush_client = redis.Redis.from_url(
+            url, socket_connect_timeout=5, socket_timeout=30
         )
         self.prefix = f"{prefix}:counting:"
         self.day_keys: dict[date, bytes] = {}
@@ -514,7 +519,9 @@ class RedisBackend:
             self._failed(error)
 
     def _scan(self, pattern: str) -> list[str]:
-        return [k.decode() for k in self.client.scan_iter(match=pattern, count=1000)]
+        return [
+            k.decode() for k in self.flush_client.scan_iter(match=pattern, count=1000)
+        ]
 
     def claim_batches(self, metrics: set[str]) -> list[Batch]:
         from redis.exceptions import ResponseError
@@ -526,10 +533,10 @@ class RedisBackend:
                 continue
             batch_name = self._k("count", "batch", metric, day, uuid.uuid4().hex)
             try:
-                self.client.rename(name, batch_name)
+                self.flush_client.rename(name, batch_name)
             except ResponseError:
                 continue  # Another flusher claimed it first.
-            self.client.expire(batch_name, KEY_TTL_SECONDS)
+            self.flush_client.expire(batch_name, KEY_TTL_SECONDS)
         batch_prefix = self._k("count", "batch", "")
         batches = []
         for name in self._scan(batch_prefix + "*"):
@@ -541,11 +548,14 @@ class RedisBackend:
         return batches
 
     def read_batch(self, batch: Batch) -> dict[str, int]:
-        raw = self.client.hgetall(batch.handle)
-        return {k.decode(): int(v) for k, v in raw.items()}
+        # In slices: a busy day's batch holds hundreds of thousands of keys.
+        return {
+            k.decode(): int(v)
+            for k, v in self.flush_client.hscan_iter(batch.handle, count=5000)
+        }
 
     def drop_batch(self, batch: Batch) -> None:
-        self.client.delete(batch.handle)
+        self.flush_client.delete(batch.handle)
 
     def claim_uniques(self, metrics: set[str]):
         from redis.exceptions import ResponseError
@@ -556,7 +566,7 @@ class RedisBackend:
             if metric not in metrics:
                 continue
             try:
-                self.client.rename(
+                self.flush_client.rename(
                     name, self._k("uniq", "claim", metric, day, uuid.uuid4().hex)
                 )
             except ResponseError:
@@ -567,11 +577,13 @@ class RedisBackend:
             metric, day, _ = name[len(claim_prefix) :].rsplit(":", 2)
             if metric not in metrics:
                 continue
-            keys = sorted(k.decode() for k in self.client.smembers(name))
+            keys = sorted(
+                k.decode() for k in self.flush_client.sscan_iter(name, count=5000)
+            )
             counts = {}
             for start in range(0, len(keys), 1000):
                 chunk = keys[start : start + 1000]
-                pipe = self.client.pipeline(transaction=False)
+                pipe = self.flush_client.pipeline(transaction=False)
                 for key in chunk:
                     pipe.pfcount(self._k("uniq", metric, day, key))
                 counts.update(zip(chunk, pipe.execute(), strict=True))
@@ -581,7 +593,7 @@ class RedisBackend:
         return batches
 
     def drop_uniques(self, batch: UniqueBatch) -> None:
-        self.client.delete(batch.handle)
+        self.flush_client.delete(batch.handle)
 
 
 def _end_of(day: date) -> datetime:

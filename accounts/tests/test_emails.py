@@ -1,6 +1,7 @@
 """Emails are plain text: names and titles arrive as typed, subjects on one line."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -57,6 +58,11 @@ def hostile_context():
         "reason": "Photos & the rent don't match <see>",
         "uid": "MQ",
         "token": "abc-123",
+        "advertiser": SimpleNamespace(contact_name=NAME, business_name=NAME),
+        "campaign": SimpleNamespace(
+            name=TITLE, get_absolute_url=lambda: "/business/campaigns/1/"
+        ),
+        "balance": "Rs. 500",
     }
 
 

@@ -140,7 +140,7 @@ def test_an_advertiser_campaign_from_sign_up_to_a_counted_click(
     expect(advertiser_page.locator('[data-total="viewable"]')).to_have_text("1")
     expect(advertiser_page.locator('[data-total="clicks"]')).to_have_text("1")
     expect(advertiser_page.locator('[data-total="spend"]')).to_have_text("Rs. 5")
-    expect(advertiser_page.locator("svg.chart")).to_be_visible()
+    expect(advertiser_page.locator("svg.chart__svg")).to_be_visible()
     assert advertiser.balance == 1_000_00 - 5_00
 
 

@@ -173,3 +173,40 @@ def test_a_bad_range_shows_field_errors_not_a_500(client, staff):
     assert response.status_code == 200
     assert b"Enter a valid date." in response.content
     assert client.get(reverse("business:csv", args=["nope"])).status_code == 404
+
+
+def test_ad_figures_come_from_the_ads_daily_rows(client, staff, known_data):
+    from ads.models import DailyStat
+    from ads.tests.factories import CampaignFactory
+
+    campaign = CampaignFactory()
+    for placement, viewable, clicks, spend in [
+        ("search", 800, 8, 40_000_000),  # Rs. 400
+        ("detail", 200, 2, 10_000_000),  # Rs. 100
+    ]:
+        DailyStat.objects.create(
+            day=MON,
+            campaign=campaign,
+            placement=placement,
+            viewable=viewable,
+            clicks=clicks,
+            spend_milli=spend,
+        )
+    services.business_rollup(first=MON, last=NEXT_MON)
+    week = services.figures_by_period(first=MON, last=NEXT_MON, period="week")[0]
+    assert (week["ad_impressions"], week["ad_clicks"]) == (1000, 10)
+    assert week["ad_ctr"] == 0.01
+    assert week["ad_revenue"] == 500
+    assert week["ad_revenue_per_active_user"] == 125  # 4 active users
+    client.force_login(staff)
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(
+                    reverse("business:csv", args=["ads"]),
+                    {"first": MON, "last": NEXT_MON, "period": "week"},
+                ).content.decode()
+            )
+        )
+    )
+    assert rows[1] == [MON.isoformat(), "1000", "10", "0.0100", "500.0", "125.0"]

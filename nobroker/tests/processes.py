@@ -9,6 +9,7 @@ the shared PostgreSQL and Redis are never touched.
 import contextlib
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -28,8 +29,10 @@ PORTS = range(9700, 9800)
 def free_ports(count: int) -> list[int]:
     """Free loopback ports, from the range kept for these tests when possible."""
     held, ports = [], []
+    # In a random order: two test runs at once rarely reach for the same port.
+    candidates = random.sample(list(PORTS), len(PORTS))
     try:
-        for port in (*PORTS, *[0] * count):
+        for port in (*candidates, *[0] * count):
             if len(ports) == count:
                 break
             sock = socket.socket()

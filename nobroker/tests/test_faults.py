@@ -6,7 +6,6 @@ the site is in use. A test whose server binary is missing skips and says which.
 
 import glob
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,22 +23,10 @@ from django.urls import reverse
 from conftest import PASSWORD, _free_port
 from listings.models import ListingPhoto
 from listings.tests.factories import ListingFactory, photo_bytes
+from nobroker.tests.servers import port_open, start_daphne, wait_for
+from nobroker.tests.servers import stop as stop_server
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait_for(check, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen within {seconds} s")
-        time.sleep(0.1)
 
 
 # --- S3 unreachable ---------------------------------------------------------------
@@ -187,7 +174,7 @@ def throwaway_redis(settings):
             self.process = subprocess.Popen(  # noqa: S603
                 command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            _wait_for(lambda: _port_open(port), 10, "redis-server start")
+            wait_for(lambda: port_open(port), 10, "redis-server start")
 
         def stop(self):
             self.process.terminate()
@@ -382,29 +369,16 @@ def throwaway_postgres():
         check=True,
         timeout=600,
     )
-    web_port = _free_port()
-    daphne = subprocess.Popen(  # noqa: S603
-        [
-            str(Path(sys.executable).with_name("daphne")),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(web_port),
-            "nobroker.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
-    _wait_for(lambda: _port_open(web_port), 30, "daphne start")
+    daphne, web = start_daphne(env)
 
     class Postgres:
-        web = f"http://127.0.0.1:{web_port}"
+        pass
 
+    Postgres.web = web
     Postgres.start = staticmethod(start)
     Postgres.stop = staticmethod(stop)
     yield Postgres
-    daphne.terminate()
-    daphne.wait(timeout=10)
+    stop_server(daphne)
     subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True, timeout=60)
     shutil.rmtree(data, ignore_errors=True)
 

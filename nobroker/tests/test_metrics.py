@@ -1,9 +1,6 @@
 """/metrics: who may scrape it, and the numbers move with real requests."""
 
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -16,11 +13,12 @@ from django.test import Client
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import _database_url_for_child, _free_port
+from conftest import _database_url_for_child
 from listings.tests.factories import ListingFactory
 from messaging.tests.factories import ConversationFactory
 from nobroker import async_db
 from nobroker.asgi import application
+from nobroker.tests.servers import start_daphne, stop
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-scrape-token"
@@ -209,21 +207,6 @@ async def test_open_websockets_and_messages_sent_move():
 # --- Several processes ------------------------------------------------------------
 
 
-def _daphne(port: int, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603
-        [
-            str(Path(sys.executable).with_name("daphne")),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "nobroker.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
-
-
 def _get(url: str, **headers) -> bytes:
     request = urllib.request.Request(url, headers=headers)  # noqa: S310
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -243,43 +226,25 @@ def test_two_web_processes_are_counted_together(tmp_path):
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "METRICS_TOKEN": TOKEN,
     }
-    ports = [_free_port(), _free_port()]
-    servers = [_daphne(port, env) for port in ports]
+    servers = [start_daphne(env) for _ in range(2)]
+    urls = [url for _, url in servers]
     try:
-        for port in ports:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    _get(f"http://127.0.0.1:{port}/healthz")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail("A test web process did not start.")
-                    time.sleep(0.2)
-        for port, count in zip(ports, (2, 3), strict=True):
+        for url, count in zip(urls, (2, 3), strict=True):
             for _ in range(count):
-                _get(f"http://127.0.0.1:{port}/healthz")
-        for port in ports:
-            text = _get(
-                f"http://127.0.0.1:{port}/metrics", Authorization=f"Bearer {TOKEN}"
-            ).decode()
-            found = samples(text)
-            count = total(
-                found, "nobroker_http_request_duration_seconds_count", view="healthz"
-            )
-            # The start-up probes and the five requests, from both processes.
-            assert count >= 7
-            assert count == total(
+                _get(f"{url}/healthz")
+        counts = [
+            total(
                 samples(
-                    _get(
-                        f"http://127.0.0.1:{ports[0]}/metrics",
-                        Authorization=f"Bearer {TOKEN}",
-                    ).decode()
+                    _get(f"{url}/metrics", Authorization=f"Bearer {TOKEN}").decode()
                 ),
                 "nobroker_http_request_duration_seconds_count",
                 view="healthz",
             )
+            for url in urls
+        ]
+        # Five requests, two to one process and three to the other: either
+        # process's scrape counts all five.
+        assert counts == [5, 5]
     finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
+        for process, _ in servers:
+            stop(process)

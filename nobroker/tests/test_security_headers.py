@@ -9,7 +9,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from http.cookies import SimpleCookie
@@ -18,9 +17,10 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from conftest import _database_url_for_child, _free_port
+from conftest import _database_url_for_child
 from nobroker import ratelimits
 from nobroker.ratelimits import Limit
+from nobroker.tests.servers import start_daphne, stop
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -238,29 +238,9 @@ def production_server(django_db_setup, django_db_blocker, tmp_path_factory):
         check=True,
         timeout=300,
     )
-    port = _free_port()
-    daphne = Path(sys.executable).with_name("daphne")
-    server = subprocess.Popen(  # noqa: S603
-        [str(daphne), "-b", "127.0.0.1", "-p", str(port), "nobroker.asgi:application"],
-        cwd=BASE_DIR,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310
-            break
-        except urllib.error.HTTPError:
-            break  # Answered (a redirect to HTTPS): it is up.
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("The production-settings server did not start.")
-            time.sleep(0.2)
+    server, url = start_daphne(env)
     yield url
-    server.terminate()
-    server.wait(timeout=10)
+    stop(server)
 
 
 HOST = {"Host": "nobroker.example.com"}

@@ -51,10 +51,13 @@
   form.addEventListener("input", redraw);
   var file = form.elements.image;
   if (file) {
+    // A data: URL, which the site's Content-Security-Policy allows for images.
     file.addEventListener("change", function () {
-      if (imageUrl) URL.revokeObjectURL(imageUrl);
-      imageUrl = file.files && file.files[0] ? URL.createObjectURL(file.files[0]) : "";
-      redraw();
+      var chosen = file.files && file.files[0];
+      if (!chosen) { imageUrl = ""; redraw(); return; }
+      var reader = new FileReader();
+      reader.onload = function () { imageUrl = reader.result; redraw(); };
+      reader.readAsDataURL(chosen);
     });
   }
   panel.hidden = false;
