@@ -1,6 +1,7 @@
 """Emails are plain text: names and titles arrive as typed, subjects on one line."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -55,6 +56,8 @@ def hostile_context():
         "text": f"{NAME} asked to visit {TITLE}",
         "url": "/visits/1/",
         "reason": "Photos & the rent don't match <see>",
+        "advertiser": SimpleNamespace(contact_name=NAME, name=NAME),
+        "campaign": SimpleNamespace(name=TITLE, get_absolute_url="/ads/1/"),
         "uid": "MQ",
         "token": "abc-123",
     }
