@@ -17,6 +17,7 @@ from conftest import PASSWORD
 from messaging.tests.factories import ConversationFactory
 from nobroker import async_db, logs
 from nobroker.asgi import application
+from nobroker.origins import site_origins
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ async def test_a_message_send_over_http_and_websocket_logs_no_personal_data(log_
         f"/ws/messages/{conversation.pk}/",
         headers=[
             (b"host", b"localhost"),
-            (b"origin", b"http://localhost"),
+            (b"origin", site_origins()[0].encode()),
             (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
         ],
     )

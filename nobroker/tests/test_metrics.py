@@ -18,6 +18,7 @@ from listings.tests.factories import ListingFactory
 from messaging.tests.factories import ConversationFactory
 from nobroker import async_db
 from nobroker.asgi import application
+from nobroker.origins import site_origins
 from nobroker.tests.servers import start_daphne, stop
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -178,7 +179,7 @@ async def test_open_websockets_and_messages_sent_move():
         f"/ws/messages/{conversation.pk}/",
         headers=[
             (b"host", b"localhost"),
-            (b"origin", b"http://localhost"),
+            (b"origin", site_origins()[0].encode()),
             (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
         ],
     )
