@@ -152,6 +152,16 @@ class ReplicaRouter:
         return db == DEFAULT_DB_ALIAS
 
 
+def _fall_back(state: "RequestState") -> None:
+    """Marks the replicas a request read from as down; its reads go to the primary."""
+    for alias in state.used:
+        replica_mark_down(alias)
+        connections[alias].close()
+    logger.warning("a read failed on %s: served from the primary", sorted(state.used))
+    state.use_replicas = False
+    state.used.clear()
+
+
 class ReplicaMiddleware:
     """
     Lets a request's reads go to replicas, unless its person wrote moments ago;
@@ -168,6 +178,15 @@ class ReplicaMiddleware:
         token = _request.set(state)
         try:
             response = self.get_response(request)
+            if (
+                response.status_code == 503
+                and state.used
+                and request.method in SAFE_METHODS
+            ):
+                # A read on a replica failed before or after the view (the
+                # session, the user): the whole request again, on the primary.
+                _fall_back(state)
+                response = self.get_response(request)
         finally:
             _request.reset(token)
         if state.wrote or request.method not in SAFE_METHODS:
@@ -191,11 +210,6 @@ class ReplicaMiddleware:
             or not isinstance(exception, DatabaseError)
         ):
             return None
-        for alias in state.used:
-            replica_mark_down(alias)
-            connections[alias].close()
-        logger.warning("a read failed on %s: served from the primary", state.used)
-        state.use_replicas = False
-        state.used.clear()
+        _fall_back(state)
         match = request.resolver_match
         return match.func(request, *match.args, **match.kwargs)
