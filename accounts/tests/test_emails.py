@@ -57,6 +57,14 @@ def hostile_context():
         "reason": "Photos & the rent don't match <see>",
         "uid": "MQ",
         "token": "abc-123",
+        # The ads' emails.
+        "campaign": type(
+            "Campaign",
+            (),
+            {"name": TITLE, "get_absolute_url": "/business/campaigns/1/"},
+        ),
+        "advertiser": type("Advertiser", (), {"contact_name": NAME}),
+        "balance": "Rs. 500",
     }
 
 
