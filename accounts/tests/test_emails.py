@@ -56,8 +56,6 @@ def hostile_context():
         "text": f"{NAME} asked to visit {TITLE}",
         "url": "/visits/1/",
         "reason": "Photos & the rent don't match <see>",
-        "advertiser": SimpleNamespace(contact_name=NAME, name=NAME),
-        "campaign": SimpleNamespace(name=TITLE, get_absolute_url="/ads/1/"),
         "uid": "MQ",
         "token": "abc-123",
         "advertiser": SimpleNamespace(contact_name=NAME, business_name=NAME),
