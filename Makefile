@@ -81,7 +81,10 @@ test: $(VENV)/.installed-dev
 	DJANGO_DEBUG=1 $(PY) manage.py check
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m nobroker.translations
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not browser"
+	@# The browser journeys in a process of their own: a fresh ASGI test server
+	@# and database pool, whatever the rest of the suite left behind.
+	$(VENV)/bin/pytest -m browser
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench
