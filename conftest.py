@@ -322,3 +322,29 @@ def _close_other_sessions() -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_database_pool_after_transactional_tests(request):
+    """
+    Worker threads of async and threaded tests can end still holding a pooled
+    connection, which the pool never gets back: after enough of them it is
+    empty and every later test waits for a connection. After a transactional
+    test the pool is closed (before the database is flushed) and made anew.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not (
+        marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")
+    ):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    yield
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if hasattr(connection, "close_pool") and connection.settings_dict.get(
+            "OPTIONS", {}
+        ).get("pool"):
+            connection.close()
+            connection.close_pool()
