@@ -308,13 +308,20 @@ class RelayTarget(Target):
         )
 
 
+def person_address(index: int) -> str:
+    """A loopback source address of its own for each socket (all of 127/8 is
+    loopback), so the per-address limits see many people, as in production,
+    and not one address sending for all of them."""
+    return f"127.1.{index // 250}.{index % 250 + 1}"
+
+
 async def connect_many(target: Target, specs: list[tuple[str, dict]], limit=16):
     from websockets.asyncio.client import connect
 
     gate = asyncio.Semaphore(limit)
     failures = 0
 
-    async def one(url, headers):
+    async def one(index, url, headers):
         nonlocal failures
         async with gate:
             last_error = None
@@ -327,6 +334,7 @@ async def connect_many(target: Target, specs: list[tuple[str, dict]], limit=16):
                         open_timeout=60,
                         ping_interval=None,
                         max_queue=None,
+                        local_addr=(person_address(index), 0),
                     )
                 except Exception as error:
                     last_error = error
@@ -336,7 +344,9 @@ async def connect_many(target: Target, specs: list[tuple[str, dict]], limit=16):
                 print(f"First failed connection: {last_error!r}", flush=True)
             return None
 
-    sockets = await asyncio.gather(*(one(url, headers) for url, headers in specs))
+    sockets = await asyncio.gather(
+        *(one(index, url, headers) for index, (url, headers) in enumerate(specs))
+    )
     return [s for s in sockets if s is not None], failures
 
 
