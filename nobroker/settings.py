@@ -251,6 +251,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache and channel layer
 # https://github.com/jazzband/django-redis#memcached-exceptions-behavior
 # ---------------------------------------------------------------------------
+# Seconds a whole home, search or listing page is kept for visitors who are
+# not logged in (nobroker/page_cache.py); 0 turns the page cache off.
+PAGE_CACHE_SECONDS = int(env("PAGE_CACHE_SECONDS", "30"))
 REDIS_URL = env("REDIS_URL")
 # Keys and pub/sub channels of one site (or one test run) sharing a Redis server.
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", "nbk")
