@@ -229,7 +229,7 @@ class Nginx:
     def __enter__(self):
         from deploy.layout import Layout
 
-        folder = self.root / "layout"
+        folder = self.root / f"layout-{self.workers}"
         folder.mkdir()
         self.layout = Layout(
             root=folder,
