@@ -301,6 +301,9 @@ SESSION_ENGINE = "nobroker.sessions"
 # https://docs.djangoproject.com/en/6.1/topics/tasks/
 # ---------------------------------------------------------------------------
 TASKS_BACKEND = env("TASKS_BACKEND", "immediate")
+# A task running longer than this is taken to have lost its worker: put back
+# by requeue_stale_tasks, and its email may then be sent (see nobroker.sendonce).
+TASKS_LEASE_SECONDS = int(env("TASKS_LEASE_SECONDS", "600"))
 if TASKS_BACKEND == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 else:
