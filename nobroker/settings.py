@@ -123,6 +123,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every write's rate limit, from the table in nobroker/ratelimits.py.
     "nobroker.ratelimits.RateLimitMiddleware",
+    # The frequency-cap cookie of visitors who asked not to be tracked (ads/capping.py).
+    "ads.capping.CookieCapMiddleware",
     # Last, so it sees the result of authentication: https://django-axes.readthedocs.io/
     "axes.middleware.AxesMiddleware",
 ]
