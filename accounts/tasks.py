@@ -1,11 +1,18 @@
 from django.core.mail import send_mail
 from django.tasks import task
 
+from nobroker.sendonce import do_once
 
-@task()
-def send_email(*, to: list[str], subject: str, body: str) -> int:
-    """Sends one plain-text email; runs in the worker (immediately in development)."""
-    return send_mail(subject, body, None, to, fail_silently=False)
+
+@task(takes_context=True)
+def send_email(context, *, to: list[str], subject: str, body: str) -> int:
+    """
+    Sends one plain-text email; runs in the worker (immediately in development).
+    A run again of the same task (its worker killed) does not send it twice.
+    """
+    key = f"send_email:{context.task_result.id}"
+    sent = do_once(key, lambda: send_mail(subject, body, None, to, fail_silently=False))
+    return sent or 0
 
 
 @task()

@@ -6,10 +6,13 @@ as a listing card. The same functions draw the advertiser's previews (with no
 tokens: the preview's link goes nowhere and nothing is counted).
 """
 
+import secrets
+
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from ads.placements import IMAGE_SIZES
@@ -93,6 +96,40 @@ def render_ad(
         headline=creative["headline"],
         text=creative["text"],
         domain=creative["domain"],
+    )
+
+
+# Stand-ins for a rendering's tokens in an ad's prepared HTML: random for each
+# process, so no creative's text can contain them. A token is URL-safe base64
+# and colons, which neither the link nor an attribute escapes, so putting it
+# in place of its stand-in gives exactly the HTML `render_ad` would.
+_VIEW_MARK = f"view{secrets.token_hex(12)}"
+_CLICK_MARK = f"click{secrets.token_hex(12)}"
+
+
+def ad_template(placement: str, creative: dict) -> str:
+    """
+    The HTML of this creative in `placement` with stand-ins for its tokens,
+    made once per language and kept in the creative's entry of this process's
+    copy of the index (replaced, with its entries, when a campaign changes).
+    """
+    prepared = creative.get("_html")
+    if prepared is None:
+        prepared = creative["_html"] = {}
+    key = (placement, get_language())
+    html = prepared.get(key)
+    if html is None:
+        html = prepared[key] = str(
+            render_ad(
+                placement, creative, view_token=_VIEW_MARK, click_token=_CLICK_MARK
+            )
+        )
+    return html
+
+
+def fill_template(html: str, *, view_token: str, click_token: str) -> SafeString:
+    return SafeString(
+        html.replace(_VIEW_MARK, view_token).replace(_CLICK_MARK, click_token)
     )
 
 

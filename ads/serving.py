@@ -12,6 +12,7 @@ With the store unavailable the page simply has no ads.
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import defaultdict
@@ -23,9 +24,13 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from ads.capping import CookieCap
 from ads.models import MILLI, Campaign, DailyStat, LedgerEntry
-from ads.placements import SEARCH_AD_EVERY  # noqa: F401 - re-exported for tags
-from ads.rendering import creative_entry, render_ad
+from ads.placements import (
+    PLACEMENTS,
+    SEARCH_AD_EVERY,  # noqa: F401 - re-exported for tags
+)
+from ads.rendering import ad_template, assets, creative_entry, fill_template
 from ads.store import StoreDown, get_store
 from ads.tracking import (
     CLICK_SALT,
@@ -73,12 +78,25 @@ class Slot:
     rent: tuple | None = None  # (low, high), either may be None
 
 
+def listing_slot(placement: str, listing) -> Slot:
+    """A slot on a page about one listing: its locality, type and rent."""
+    return Slot(
+        placement,
+        localities=frozenset([listing.locality_id]),
+        types=frozenset([listing.property_type]),
+        rent=(listing.rent, listing.rent),
+    )
+
+
 @dataclass
 class Viewer:
     hash: str
     user_id: int | None
     filtered: str = ""  # the counter a view goes to instead of "served"
     shown: set = field(default_factory=set)
+    # Do-Not-Track/GPC visitors without an account have no hash: their cap is
+    # counted in a cookie of campaign ids and counts (ads/capping.py).
+    cookie_cap: CookieCap | None = None
 
 
 # --- The index ------------------------------------------------------------------
@@ -321,7 +339,36 @@ def viewer_for(request) -> Viewer:
         filtered = "filtered_bot"
     elif user is not None and user.is_authenticated and user.is_staff:
         filtered = "filtered_internal"
-    return Viewer(hash=viewer_hash(request), user_id=user_id, filtered=filtered)
+    viewer = Viewer(hash=viewer_hash(request), user_id=user_id, filtered=filtered)
+    if not viewer.hash and user_id is None and counting.wants_no_tracking(request):
+        viewer.cookie_cap = CookieCap.from_request(request)
+    return viewer
+
+
+# Slots seen by this process's copy of the index, at most this many (a listing
+# page's slot differs by locality, type and rent).
+SLOT_CACHE_SIZE = 4096
+
+
+def slot_candidates(index: dict, slot: Slot) -> list[dict]:
+    """
+    The campaigns whose placement and targeting fit this slot, worked out
+    once per copy of the index (which lasts seconds and is replaced when a
+    campaign changes): a page then only checks schedules and live counters.
+    """
+    cache = index.get("_slots")
+    if cache is None or len(cache) >= SLOT_CACHE_SIZE:
+        cache = index["_slots"] = {}
+    key = (slot.placement, slot.localities, slot.types, slot.rent)
+    found = cache.get(key)
+    if found is None:
+        campaigns = index["campaigns"]
+        found = cache[key] = [
+            campaigns[pk]
+            for pk in index["by_placement"].get(slot.placement, ())
+            if targeting_matches(campaigns[pk], slot)
+        ]
+    return found
 
 
 def choose(
@@ -333,17 +380,20 @@ def choose(
         return []
     now = now or timezone.now()
     stamp = now.timestamp()
-    campaigns = index["campaigns"]
+    cookie_cap = viewer.cookie_cap
     candidates = [
-        campaigns[pk]
-        for pk in index["by_placement"].get(slot.placement, ())
-        if pk not in viewer.shown
-        and campaigns[pk]["starts"] <= stamp < campaigns[pk]["ends"]
-        and targeting_matches(campaigns[pk], slot)
+        entry
+        for entry in slot_candidates(index, slot)
+        if entry["id"] not in viewer.shown
+        and entry["starts"] <= stamp < entry["ends"]
+        and (cookie_cap is None or cookie_cap.seen(entry["id"]) < entry["cap"])
     ]
     if not candidates:
         return []
     day = timezone.localdate(now).isoformat()
+    # One round trip: the live spend of each candidate and, for a viewer with
+    # a hash, this viewer's count of it today.
+    per = 5 if viewer.hash else 4
     keys = []
     for entry in candidates:
         keys += [
@@ -351,17 +401,18 @@ def choose(
             f"spend:t:{entry['id']}",
             f"spend:a:{entry['advertiser_id']}",
             f"credit:a:{entry['advertiser_id']}",
-            f"freq:{day}:{viewer.hash or '-'}:{entry['id']}",
         ]
+        if viewer.hash:
+            keys.append(f"freq:{day}:{viewer.hash}:{entry['id']}")
     values = get_store().mget(keys)
     eligible = []
     for i, entry in enumerate(candidates):
-        day_spend, total, adv, credit, seen = values[i * 5 : i * 5 + 5]
+        day_spend, total, adv, credit = values[i * per : i * per + 4]
         if total is None or adv is None or credit is None:
             continue  # Spend not loaded yet: nothing could be billed.
         day_spend = int(day_spend or 0)
         unit = entry["unit"]
-        if viewer.hash and int(seen or 0) >= entry["cap"]:
+        if viewer.hash and int(values[i * per + 4] or 0) >= entry["cap"]:
             continue
         if day_spend + unit > entry["daily_cap"]:
             continue
@@ -418,16 +469,20 @@ def serve(request, slot: Slot, count: int = 1, now: datetime | None = None) -> l
             )
             if not counter and viewer.hash:
                 counters[f"freq:{day}:{viewer.hash}:{entry['id']}"] = 1
+            elif not counter and viewer.cookie_cap is not None:
+                viewer.cookie_cap.add(entry["id"])
+                request._ads_cookie_cap = viewer.cookie_cap
             token_args = {
                 "campaign_id": entry["id"],
                 "creative_id": creative["id"],
                 "placement": slot.placement,
                 "viewer": viewer.hash,
             }
+            # The ad's HTML is made once per copy of the index, language and
+            # placement; a page only puts its two tokens in.
             html.append(
-                render_ad(
-                    slot.placement,
-                    creative,
+                fill_template(
+                    ad_template(slot.placement, creative),
                     view_token=make_token(**token_args, salt=VIEW_SALT),
                     click_token=make_token(**token_args, salt=CLICK_SALT),
                 )
@@ -538,3 +593,73 @@ def boost_matches(entry: dict, search) -> bool:
         return False
     tokens = entry["tokens"]
     return all(any(t.startswith(word) for t in tokens) for word in search.words)
+
+
+# --- Holes in a cached page ---------------------------------------------------------
+
+# A slot left as a hole in HTML kept for many requests: an HTML comment (so an
+# unfilled hole shows nothing) naming the placement, the page's localities,
+# types and rent band, and how many ads it takes.
+_HOLE = re.compile(
+    r"<!--ads:slot ([a-z]+)\|([0-9,]*)\|([a-z_,]*)\|(\d*)-(\d*)\|(\d{1,2})-->"
+)
+
+
+def slot_marker(slot: Slot, count: int = 1) -> str:
+    """The hole for `slot` that `fill_slots` replaces with its ads."""
+    low, high = slot.rent if slot.rent is not None else (None, None)
+    return (
+        f"<!--ads:slot {slot.placement}"
+        f"|{','.join(str(pk) for pk in sorted(slot.localities))}"
+        f"|{','.join(sorted(slot.types))}"
+        f"|{'' if low is None else int(low)}-{'' if high is None else int(high)}"
+        f"|{count}-->"
+    )
+
+
+def _slot_of(found: re.Match) -> Slot:
+    placement, localities, types, low, high, _count = found.groups()
+    return Slot(
+        placement,
+        localities=frozenset(int(pk) for pk in localities.split(",") if pk),
+        types=frozenset(t for t in types.split(",") if t),
+        rent=(int(low) if low else None, int(high) if high else None)
+        if low or high
+        else None,
+    )
+
+
+def fill_slots(html: str, request, now: datetime | None = None) -> str:
+    """
+    The page with each hole made by `slot_marker` replaced by ads chosen and
+    counted for this request, exactly as the slot tags would render them (the
+    ads' stylesheet and script with the first). Holes of one slot are chosen
+    together, in one round trip, with no campaign twice on the page; a hole
+    with no ad for it becomes nothing. No template is rendered.
+    """
+    if "<!--ads:slot " not in html:
+        return html
+    holes = list(_HOLE.finditer(html))
+    wanted: dict[tuple, list] = {}
+    for found in holes:
+        group = wanted.setdefault(found.group(1, 2, 3, 4, 5), [_slot_of(found), 0])
+        group[1] += int(found.group(6))
+    chosen = {
+        key: serve(request, slot, count=count, now=now)
+        for key, (slot, count) in wanted.items()
+        if slot.placement in PLACEMENTS
+    }
+    parts, start, assets_done = [], 0, getattr(request, "_ads_assets", False)
+    for found in holes:
+        parts.append(html[start : found.start()])
+        start = found.end()
+        ads = chosen.get(found.group(1, 2, 3, 4, 5), [])
+        for _n in range(int(found.group(6))):
+            if not ads:
+                break
+            if not assets_done:
+                parts.append(assets())
+                assets_done = request._ads_assets = True
+            parts.append(ads.pop(0))
+    parts.append(html[start:])
+    return "".join(parts)

@@ -11,8 +11,13 @@ viewer, a random nonce): the beacon and the click redirect accept nothing
 else, and the store remembers which nonces were used.
 """
 
+import hashlib
+import hmac
+import json
 import secrets
+import time
 
+from django.conf import settings
 from django.core import signing
 
 from ads.store import get_store
@@ -42,10 +47,29 @@ def is_prefetch(request) -> bool:
     return counting.is_prefetch(request)
 
 
+_signing_keys: dict = {}
+
+
+def _signing_key(salt: str) -> bytes:
+    """The HMAC key `django.core.signing` derives for `salt`, derived once."""
+    secret = settings.SECRET_KEY
+    key = _signing_keys.get((salt, secret))
+    if key is None:
+        key = _signing_keys[(salt, secret)] = hashlib.sha256(
+            f"{salt}signer{secret}".encode()
+        ).digest()
+    return key
+
+
 def make_token(
     *, campaign_id: int, creative_id: int, placement: str, viewer: str, salt: str
 ) -> str:
-    return signing.dumps(
+    """
+    A token exactly as `signing.dumps(data, salt=salt)` makes it (and
+    `signing.loads` reads it), without deriving the key again for each of the
+    two tokens of every ad on a page.
+    """
+    data = json.dumps(
         {
             "c": campaign_id,
             "r": creative_id,
@@ -53,8 +77,12 @@ def make_token(
             "v": viewer,
             "n": secrets.token_hex(8),
         },
-        salt=salt,
+        separators=(",", ":"),
     )
+    value = f"{signing.b64_encode(data.encode()).decode()}:"
+    value += signing.b62_encode(int(time.time()))
+    digest = hmac.new(_signing_key(salt), value.encode(), hashlib.sha256).digest()
+    return f"{value}:{signing.b64_encode(digest).decode()}"
 
 
 def read_token(token: str, *, salt: str, max_age: int) -> dict | None:

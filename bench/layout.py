@@ -38,7 +38,11 @@ from bench.harness import (
 )
 
 CONNECTIONS = 32
-PORTS = range(9730, 9760)
+# The first of 30 ports the servers may take (BENCH_PORT_BASE).
+PORTS = range(
+    int(os.environ.get("BENCH_PORT_BASE", "9730")),
+    int(os.environ.get("BENCH_PORT_BASE", "9730")) + 30,
+)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # The addresses wrk sends: 10.x.y.z, a different one on every request.
 
@@ -218,12 +222,14 @@ class Gunicorn(Daphne):
 class Nginx:
     def __init__(self, env, root, workers):
         self.env, self.root, self.workers = env, root, workers
-        self.label = f"nginx (TLS) + gunicorn, {workers} workers"
+        self.label = (
+            f"nginx (TLS) + gunicorn, {workers} worker{'s' if workers > 1 else ''}"
+        )
 
     def __enter__(self):
         from deploy.layout import Layout
 
-        folder = self.root / "layout"
+        folder = self.root / f"layout-{self.workers}"
         folder.mkdir()
         self.layout = Layout(
             root=folder,
@@ -286,7 +292,9 @@ def measure(args, data) -> list[dict]:
         Gunicorn(env, root, 1),
         Gunicorn(env, root, 2),
         Gunicorn(env, root, 4),
+        Nginx(env, root, 1),
         Nginx(env, root, 2),
+        Nginx(env, root, 4),
     ]
     rows = []
     try:

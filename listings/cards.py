@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from django.middleware.csrf import get_token
 from django.urls import reverse
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -128,21 +128,23 @@ class Hearts:
         self.path = request.get_full_path()
         if self.user.is_authenticated:
             self.token = get_token(request)
+            self.anonymous = None
         else:
-            self.login_url = reverse("accounts:login")
-
-    def __call__(self, listing) -> SafeString:
-        if not self.user.is_authenticated:
+            # The same link on every card: written once per page.
             label = _("Log in to shortlist")
-            return format_html(
+            self.anonymous = format_html(
                 '<a class="heart" href="{}?next={}" title="{}">'
                 '<span aria-hidden="true">♡</span>'
                 '<span class="visually-hidden">{}</span></a>',
-                self.login_url,
+                reverse("accounts:login"),
                 quote(self.path, safe="/"),
                 label,
                 label,
             )
+
+    def __call__(self, listing) -> SafeString:
+        if self.anonymous is not None:
+            return self.anonymous
         if listing.owner_id == self.user.pk:
             return SafeString("")
         if listing.pk in self.shortlisted:
@@ -174,8 +176,11 @@ class Hearts:
 
 def render_cards(bodies, hearts: Hearts) -> SafeString:
     """The `<li>` of every card, from (listing, shared body) pairs."""
-    return format_html_join(
-        "",
-        '<li class="listing-card">{}{}</li>',
-        ((body, hearts(listing)) for listing, body in bodies),
+    # Both parts are already HTML (conditional_escape keeps a SafeString as it is).
+    return SafeString(
+        "".join(
+            f'<li class="listing-card">{conditional_escape(body)}'
+            f"{conditional_escape(hearts(listing))}</li>"
+            for listing, body in bodies
+        )
     )

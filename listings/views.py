@@ -22,7 +22,7 @@ from listings.search import (
     nearby_locality_ids,
     run_search,
 )
-from nobroker import metrics
+from nobroker import metrics, page_cache
 from nobroker.charts import day_label, line_chart
 from nobroker.redirects import redirect_next
 
@@ -44,9 +44,12 @@ def search(request):
     result = run_search(query)
     listings = result["listings"]
     stats.count_search_appearances(request, listings)
+    fresh = {"search": query, "result": result, "listings": listings}
+    if (cached := page_cache.serve(request, fresh)) is not None:
+        return cached
     localities = query.localities or locality_data()
     selected_ids = set(query.locality_ids)
-    return render(
+    response = render(
         request,
         "listings/listing_list.html",
         {
@@ -66,6 +69,7 @@ def search(request):
             "map_points": map_points(listings, localities),
         },
     )
+    return page_cache.keep(request, response, "listings/listing_list.html")
 
 
 def _similar_queryset(listing):
@@ -124,7 +128,9 @@ def listing_detail(request, pk, slug=None):
     if slug != listing.slug:
         return redirect(listing, permanent=True)
     stats.count_view(request, listing)
-    return render(
+    if (cached := page_cache.serve(request, {"listing": listing})) is not None:
+        return cached
+    response = render(
         request,
         "listings/listing_detail.html",
         {
@@ -136,6 +142,7 @@ def listing_detail(request, pk, slug=None):
             "canonical_url": request.build_absolute_uri(listing.get_absolute_url()),
         },
     )
+    return page_cache.keep(request, response, "listings/listing_detail.html")
 
 
 # --- Owners -----------------------------------------------------------------

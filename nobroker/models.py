@@ -20,3 +20,22 @@ class CountBatch(models.Model):
 
     def __str__(self):
         return f"{self.metric} {self.day} {self.batch_id}"
+
+
+class SentOnce(models.Model):
+    """
+    A side effect (an email) done at most once per key, however often its task
+    runs: the key is claimed before the send and marked done after it (see
+    `nobroker.sendonce`).
+    """
+
+    key = models.CharField(_("key"), max_length=128, unique=True)
+    claimed_at = models.DateTimeField(_("claimed"))
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("side effect done once")
+        verbose_name_plural = _("side effects done once")
+
+    def __str__(self):
+        return self.key

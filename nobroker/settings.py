@@ -123,6 +123,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every write's rate limit, from the table in nobroker/ratelimits.py.
     "nobroker.ratelimits.RateLimitMiddleware",
+    # The frequency-cap cookie of visitors who asked not to be tracked (ads/capping.py).
+    "ads.capping.CookieCapMiddleware",
     # Last, so it sees the result of authentication: https://django-axes.readthedocs.io/
     "axes.middleware.AxesMiddleware",
 ]
@@ -251,6 +253,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache and channel layer
 # https://github.com/jazzband/django-redis#memcached-exceptions-behavior
 # ---------------------------------------------------------------------------
+# Seconds a whole home, search or listing page is kept for visitors who are
+# not logged in (nobroker/page_cache.py); 0 turns the page cache off.
+PAGE_CACHE_SECONDS = int(env("PAGE_CACHE_SECONDS", "30"))
 REDIS_URL = env("REDIS_URL")
 # Keys and pub/sub channels of one site (or one test run) sharing a Redis server.
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", "nbk")
@@ -298,6 +303,9 @@ SESSION_ENGINE = "nobroker.sessions"
 # https://docs.djangoproject.com/en/6.1/topics/tasks/
 # ---------------------------------------------------------------------------
 TASKS_BACKEND = env("TASKS_BACKEND", "immediate")
+# A task running longer than this is taken to have lost its worker: put back
+# by requeue_stale_tasks, and its email may then be sent (see nobroker.sendonce).
+TASKS_LEASE_SECONDS = int(env("TASKS_LEASE_SECONDS", "600"))
 if TASKS_BACKEND == "database":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 else:

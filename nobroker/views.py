@@ -18,14 +18,18 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from listings.models import Locality
+from nobroker import page_cache
 from nobroker.channel_layers import channel_end
 
 logger = logging.getLogger(__name__)
 
 
 def home(request):
+    if (cached := page_cache.serve(request)) is not None:
+        return cached
     localities = Locality.objects.for_picker()
-    return render(request, "home.html", {"localities": localities})
+    response = render(request, "home.html", {"localities": localities})
+    return page_cache.keep(request, response, "home.html")
 
 
 @never_cache

@@ -41,16 +41,27 @@ def ad_slot(context, placement: str, listing=None) -> SafeString:
     if request is None:
         return SafeString("")
     _ensure_ticker()
-    if listing is not None:
-        slot = serving.Slot(
-            placement,
-            localities=frozenset([listing.locality_id]),
-            types=frozenset([listing.property_type]),
-            rent=(listing.rent, listing.rent),
-        )
-    else:
-        slot = serving.Slot(placement)
+    slot = (
+        serving.listing_slot(placement, listing)
+        if listing is not None
+        else serving.Slot(placement)
+    )
     return _with_assets(request, "".join(serving.serve(request, slot)))
+
+
+@register.simple_tag
+def ad_hole(placement: str, listing=None, count: int = 1) -> SafeString:
+    """
+    `{% ad_hole "listing" listing %}`: the slot as a hole, for HTML kept for
+    many requests; `ads.services.fill_slots(html, request)` puts each
+    request's own ads in it.
+    """
+    slot = (
+        serving.listing_slot(placement, listing)
+        if listing is not None
+        else serving.Slot(placement)
+    )
+    return SafeString(serving.slot_marker(slot, count))
 
 
 def _search_slot(search) -> serving.Slot:

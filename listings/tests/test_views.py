@@ -276,8 +276,11 @@ def test_free_text_finds_the_words_of_an_edited_listing_not_the_old_ones(client)
 
 
 def test_search_results_are_cached_and_invalidated_by_a_change(
-    client, django_assert_num_queries, django_capture_on_commit_callbacks
+    client, django_assert_num_queries, django_capture_on_commit_callbacks, settings
 ):
+    # The results' own cache, under the whole-page cache (tested in
+    # nobroker/tests/test_page_cache.py), which would answer first.
+    settings.PAGE_CACHE_SECONDS = 0
     listing = ListingFactory(title="Before the edit")
     client.get(SEARCH)
     with django_assert_num_queries(0):

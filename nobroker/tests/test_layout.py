@@ -333,3 +333,66 @@ def test_the_load_kit_refuses_a_host_that_is_not_loopback(layout, tmp_path):
     result = _locust(layout, tmp_path, "https://nobroker.example.com", [])
     assert result.returncode != 0
     assert "loopback only" in result.stdout + result.stderr
+
+
+def _search_counts(addresses: list[str]) -> dict[str, int]:
+    """What the search page's rate limit counted per address this minute and
+    the last (its counters are keyed by a hash of the address)."""
+    import time
+
+    from django.core.cache import cache
+
+    from nobroker.ratelimits import _hashed
+
+    window = int(time.time() // 60)
+    counts = {}
+    for address in addresses:
+        keys = [
+            f"rl:listings:search:address:60:{_hashed(address)}:{w}"
+            for w in (window - 1, window)
+        ]
+        counts[address] = sum(cache.get_many(keys).values())
+    return counts
+
+
+def _get_from(source: str, port: int, path: str, headers: dict) -> int:
+    import http.client
+
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", port, context=_tls(), timeout=30, source_address=(source, 0)
+    )
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_the_client_address_reaches_the_app_and_a_spoofed_one_changes_nothing(
+    layout,
+):
+    if not layout.env.get("REDIS_URL"):
+        pytest.skip("the layout's processes share rate-limit counters through Redis")
+    assert layout.env["PROXY_COUNT"] == "1"
+    # Two clients on other loopback addresses than nginx's own (127.0.0.1);
+    # the first claims to be someone else, a new someone on each request.
+    spoofed = ["203.0.113.7", "198.51.100.23, 203.0.113.8", "127.0.0.6"]
+    watched = ["127.0.0.5", "127.0.0.6", "127.0.0.1", "203.0.113.7", "203.0.113.8"]
+    before = _search_counts(watched)
+    for value in spoofed:
+        status = _get_from(
+            "127.0.0.5", layout.https_port, "/rent/", {"X-Forwarded-For": value}
+        )
+        assert status == 200
+    assert _get_from("127.0.0.6", layout.https_port, "/rent/", {}) == 200
+    after = _search_counts(watched)
+    counted = {address: after[address] - before[address] for address in watched}
+    assert counted == {
+        "127.0.0.5": 3,
+        "127.0.0.6": 1,
+        "127.0.0.1": 0,
+        "203.0.113.7": 0,
+        "203.0.113.8": 0,
+    }
