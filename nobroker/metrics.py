@@ -192,18 +192,27 @@ class MetricsMiddleware:
     def __call__(self, request):
         timer = QueryTimer()
         started = time.perf_counter()
-        with connection.execute_wrapper(timer):
-            response = self.get_response(request)
-        match = request.resolver_match
+        try:
+            with connection.execute_wrapper(timer):
+                response = self.get_response(request)
+        except BaseException:
+            # The error page itself failed (a template or static file missing,
+            # say): the client gets a 500 from the handler, so count one.
+            self._observe(request, "500", started, timer)
+            raise
+        self._observe(request, str(response.status_code), started, timer)
+        return response
+
+    def _observe(self, request, status: str, started: float, timer) -> None:
+        match = getattr(request, "resolver_match", None)
         view = match.view_name if match else "unresolved"
         if view == "metrics":
-            return response  # A scrape is not site traffic.
-        REQUEST_DURATION.labels(
-            view, request.method, str(response.status_code)
-        ).observe(time.perf_counter() - started)
+            return  # A scrape is not site traffic.
+        REQUEST_DURATION.labels(view, request.method, status).observe(
+            time.perf_counter() - started
+        )
         REQUEST_QUERIES.labels(view).observe(timer.count)
         update_pool_gauges()
-        return response
 
     def process_exception(self, request, exception):
         match = request.resolver_match

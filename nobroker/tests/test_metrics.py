@@ -112,6 +112,21 @@ def test_requests_latency_queries_and_errors_move(client, tenant):
 
 
 @pytest.mark.django_db
+def test_a_request_whose_error_page_fails_too_is_counted_as_a_500(rf):
+    from nobroker.metrics import MetricsMiddleware
+
+    def broken(request):
+        raise RuntimeError("the error page's stylesheet is missing")
+
+    before = scrape()
+    with pytest.raises(RuntimeError):
+        MetricsMiddleware(broken)(rf.get("/rent/"))
+    after = scrape()
+    name = "nobroker_http_request_duration_seconds_count"
+    assert total(after, name, status="500") - total(before, name, status="500") == 1
+
+
+@pytest.mark.django_db
 def test_cache_hits_and_misses_are_counted_by_use(client, tenant):
     listing = ListingFactory()
     before = scrape()
