@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from bench.harness import person_address
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
@@ -306,13 +308,6 @@ class RelayTarget(Target):
                 },
             }
         )
-
-
-def person_address(index: int) -> str:
-    """A loopback source address of its own for each socket (all of 127/8 is
-    loopback), so the per-address limits see many people, as in production,
-    and not one address sending for all of them."""
-    return f"127.1.{index // 250}.{index % 250 + 1}"
 
 
 async def connect_many(target: Target, specs: list[tuple[str, dict]], limit=16):

@@ -15,7 +15,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from contextlib import ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,6 +193,15 @@ async def run_workers(
     return results
 
 
+PEOPLE = 64
+
+
+def person_address(index: int) -> str:
+    """A loopback source address of its own for client `index` (all of 127/8
+    is loopback): the servers under test listen on 127.0.0.1."""
+    return f"127.1.{index // 250}.{index % 250 + 1}"
+
+
 async def http_load(
     base_url: str | list[str],
     path_for: Callable[[int], str],
@@ -208,15 +217,28 @@ async def http_load(
     # Several servers (one per process, as a load balancer would spread the
     # requests): request i goes to server i mod n.
     base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
-    connector = aiohttp.TCPConnector(limit=options["concurrency"] * len(base_urls))
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=headers
-    ) as session:
+    # The requests come from PEOPLE loopback addresses in turn, so the site's
+    # per-address limits see many people, as in production, not one client.
+    async with AsyncExitStack() as stack:
+        sessions = [
+            await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(
+                        limit=options["concurrency"] * len(base_urls),
+                        local_addr=(person_address(person), 0),
+                    ),
+                    timeout=timeout,
+                    headers=headers,
+                )
+            )
+            for person in range(PEOPLE)
+        ]
 
         async def work(index: int) -> Sample:
             if before_each:
                 await before_each()
+            session = sessions[index % PEOPLE]
             url = base_urls[index % len(base_urls)] + path_for(index)
             started = time.perf_counter()
             try:
