@@ -645,14 +645,3 @@ def tick(*, now: datetime | None = None) -> dict:
     }
     index_rebuild(now)
     return result
-
-
-def fill_slots(html: str, request) -> str:
-    """
-    HTML kept for many requests (a cached page) with each ad hole
-    (`{% ad_hole %}`, `serving.slot_marker`) filled by this request's own ads,
-    chosen and counted as the slot tags do, without rendering a template.
-    """
-    from ads.serving import fill_slots as fill
-
-    return fill(html, request)

@@ -12,7 +12,6 @@ With the store unavailable the page simply has no ads.
 
 import logging
 import random
-import re
 import threading
 import time
 from collections import defaultdict
@@ -27,10 +26,9 @@ from django.utils import timezone
 from ads.capping import CookieCap
 from ads.models import MILLI, Campaign, DailyStat, LedgerEntry
 from ads.placements import (
-    PLACEMENTS,
     SEARCH_AD_EVERY,  # noqa: F401 - re-exported for tags
 )
-from ads.rendering import ad_template, assets, creative_entry, fill_template
+from ads.rendering import ad_template, creative_entry, fill_template
 from ads.store import StoreDown, get_store
 from ads.tracking import (
     CLICK_SALT,
@@ -593,73 +591,3 @@ def boost_matches(entry: dict, search) -> bool:
         return False
     tokens = entry["tokens"]
     return all(any(t.startswith(word) for t in tokens) for word in search.words)
-
-
-# --- Holes in a cached page ---------------------------------------------------------
-
-# A slot left as a hole in HTML kept for many requests: an HTML comment (so an
-# unfilled hole shows nothing) naming the placement, the page's localities,
-# types and rent band, and how many ads it takes.
-_HOLE = re.compile(
-    r"<!--ads:slot ([a-z]+)\|([0-9,]*)\|([a-z_,]*)\|(\d*)-(\d*)\|(\d{1,2})-->"
-)
-
-
-def slot_marker(slot: Slot, count: int = 1) -> str:
-    """The hole for `slot` that `fill_slots` replaces with its ads."""
-    low, high = slot.rent if slot.rent is not None else (None, None)
-    return (
-        f"<!--ads:slot {slot.placement}"
-        f"|{','.join(str(pk) for pk in sorted(slot.localities))}"
-        f"|{','.join(sorted(slot.types))}"
-        f"|{'' if low is None else int(low)}-{'' if high is None else int(high)}"
-        f"|{count}-->"
-    )
-
-
-def _slot_of(found: re.Match) -> Slot:
-    placement, localities, types, low, high, _count = found.groups()
-    return Slot(
-        placement,
-        localities=frozenset(int(pk) for pk in localities.split(",") if pk),
-        types=frozenset(t for t in types.split(",") if t),
-        rent=(int(low) if low else None, int(high) if high else None)
-        if low or high
-        else None,
-    )
-
-
-def fill_slots(html: str, request, now: datetime | None = None) -> str:
-    """
-    The page with each hole made by `slot_marker` replaced by ads chosen and
-    counted for this request, exactly as the slot tags would render them (the
-    ads' stylesheet and script with the first). Holes of one slot are chosen
-    together, in one round trip, with no campaign twice on the page; a hole
-    with no ad for it becomes nothing. No template is rendered.
-    """
-    if "<!--ads:slot " not in html:
-        return html
-    holes = list(_HOLE.finditer(html))
-    wanted: dict[tuple, list] = {}
-    for found in holes:
-        group = wanted.setdefault(found.group(1, 2, 3, 4, 5), [_slot_of(found), 0])
-        group[1] += int(found.group(6))
-    chosen = {
-        key: serve(request, slot, count=count, now=now)
-        for key, (slot, count) in wanted.items()
-        if slot.placement in PLACEMENTS
-    }
-    parts, start, assets_done = [], 0, getattr(request, "_ads_assets", False)
-    for found in holes:
-        parts.append(html[start : found.start()])
-        start = found.end()
-        ads = chosen.get(found.group(1, 2, 3, 4, 5), [])
-        for _n in range(int(found.group(6))):
-            if not ads:
-                break
-            if not assets_done:
-                parts.append(assets())
-                assets_done = request._ads_assets = True
-            parts.append(ads.pop(0))
-    parts.append(html[start:])
-    return "".join(parts)

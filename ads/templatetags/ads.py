@@ -49,21 +49,6 @@ def ad_slot(context, placement: str, listing=None) -> SafeString:
     return _with_assets(request, "".join(serving.serve(request, slot)))
 
 
-@register.simple_tag
-def ad_hole(placement: str, listing=None, count: int = 1) -> SafeString:
-    """
-    `{% ad_hole "listing" listing %}`: the slot as a hole, for HTML kept for
-    many requests; `ads.services.fill_slots(html, request)` puts each
-    request's own ads in it.
-    """
-    slot = (
-        serving.listing_slot(placement, listing)
-        if listing is not None
-        else serving.Slot(placement)
-    )
-    return SafeString(serving.slot_marker(slot, count))
-
-
 def _search_slot(search) -> serving.Slot:
     data = search.form.cleaned_data if search.form.is_bound else {}
     low, high = data.get("rent_min"), data.get("rent_max")
