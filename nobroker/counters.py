@@ -47,7 +47,7 @@ def forget_count(name: str, user_id: int) -> None:
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _async_client() -> aioredis.Redis | None:
+def async_redis() -> aioredis.Redis | None:
     """The running loop's Redis client for the cache; None if it is not Redis."""
     config = settings.CACHES["default"]
     if config["BACKEND"] != "django_redis.cache.RedisCache":
@@ -70,7 +70,7 @@ async def aforget_count(name: str, user_id: int) -> None:
     blocking the loop or a thread. Like the cache itself, a Redis outage is
     logged, never raised.
     """
-    client = _async_client()
+    client = async_redis()
     if client is None:
         forget_count(name, user_id)  # In-process cache: nothing to wait for.
         return
