@@ -688,7 +688,13 @@ class LocalityDay(DailyCounts):
             # delete of a range of days.
             models.Index(
                 fields=["day", "locality"],
-                include=["views", "contacts", "visit_requests", "visits_done", "rented"],
+                include=[
+                    "views",
+                    "contacts",
+                    "visit_requests",
+                    "visits_done",
+                    "rented",
+                ],
                 name="locality_day_day_locality",
             )
         ]

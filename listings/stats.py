@@ -170,6 +170,7 @@ def locality_days_rollup(*, first: date, last: date) -> int:
         for row in sums.iterator(chunk_size=2000)
     ]
     LocalityDay.objects.bulk_create(rows, batch_size=2000)
+    counting.rows_changed()
     return len(rows)
 
 
