@@ -292,19 +292,6 @@ def _increment(counters: list[_Counter]) -> list[int]:
     return used
 
 
-async def _aincrement(counters: list[_Counter]) -> list[int]:
-    """`_increment` from an event loop: waits for Redis without taking a thread."""
-    client = async_redis()
-    if client is None:  # in-process cache: nothing to wait for
-        return _increment(counters)
-    pipe = client.pipeline(transaction=False)
-    for counter in counters:
-        key = cache.make_key(counter.key)
-        pipe.incr(key)
-        pipe.expire(key, counter.period + 1, nx=True)
-    return [int(used) for used in (await pipe.execute())[::2]]
-
-
 def _wait(counters: list[_Counter], used: list[int], now: float) -> int:
     waits = [
         max(1, math.ceil(counter.window_ends - now))
@@ -383,21 +370,6 @@ def check(
         return 0
 
 
-async def acheck(route: str, limit: Limit, *, user_id: int | None, address: str) -> int:
-    """`check` from an event loop (websocket sends), one Redis round trip, no thread."""
-    now = time.time()
-    counters = _counters(
-        route, limit, user_id=user_id, address=address, email="", device="", now=now
-    )
-    if not counters:
-        return 0
-    try:
-        return _wait(counters, await _aincrement(counters), now)
-    except Exception:  # the cache is down: limits pause, sockets keep working
-        logger.warning("Rate limit counter unavailable for %s", route)
-        return 0
-
-
 def wants_json(request: HttpRequest) -> bool:
     accept = request.headers.get("Accept", "")
     return (
@@ -469,12 +441,86 @@ class RateLimitMiddleware:
         return None
 
 
-async def amessage_send_wait(scope: dict) -> int:
-    """A websocket message send, counted as an HTTP one (messaging:detail)."""
-    user = scope.get("user")
-    return await acheck(
-        "messaging:detail",
-        LIMITS["messaging:detail"],
-        user_id=user.pk if user is not None and user.is_authenticated else None,
-        address=scope_address(scope),
-    )
+class SocketLimit:
+    """
+    A route's limit for one websocket's sends (chat messages count as
+    messaging:detail, in the same counters as the HTTP form's posts).
+
+    A send is counted once it is stored, in the same trip to Redis as the
+    cache keys the send makes stale (`count(forget=...)`), and once a counter
+    reaches its limit this socket refuses the next sends until that window
+    ends: a socket alone is held exactly to the limit; sends from elsewhere
+    (the form, other sockets) are seen one send late. `begin()` reads the
+    counters when the socket opens, so a person already at the limit is
+    refused at once.
+    """
+
+    def __init__(self, route: str, scope: dict):
+        user = scope.get("user")
+        self.route = route
+        self.limit = LIMITS[route]
+        self.user_id = user.pk if user is not None and user.is_authenticated else None
+        self.address = scope_address(scope)
+        self.paused_until = 0.0
+
+    def _counters(self, now: float) -> list[_Counter]:
+        return _counters(
+            self.route,
+            self.limit,
+            user_id=self.user_id,
+            address=self.address,
+            email="",
+            device="",
+            now=now,
+        )
+
+    def wait(self) -> int:
+        """0 when the next send may go, else the seconds left to wait."""
+        return max(0, math.ceil(self.paused_until - time.time()))
+
+    def _learn(self, counters: list[_Counter], used: list, now: float) -> None:
+        ends = [
+            counter.window_ends
+            for counter, n in zip(counters, used, strict=True)
+            if n is not None and int(n) >= counter.count
+        ]
+        self.paused_until = max(ends, default=0.0)
+
+    async def begin(self) -> None:
+        now = time.time()
+        counters = self._counters(now)
+        try:
+            client = async_redis()
+            if client is None:
+                used = [cache.get(counter.key) for counter in counters]
+            else:
+                keys = [cache.make_key(counter.key) for counter in counters]
+                used = await client.mget(keys) if keys else []
+        except Exception:  # the cache is down: limits pause, sockets keep working
+            logger.warning("Rate limit counter unavailable for %s", self.route)
+            return
+        self._learn(counters, used, now)
+
+    async def count(self, *, forget: list[str] = ()) -> None:
+        """Counts one stored send and drops the `forget` cache keys, in one trip."""
+        now = time.time()
+        counters = self._counters(now)
+        try:
+            client = async_redis()
+            if client is None:  # in-process cache: nothing to wait for
+                cache.delete_many(list(forget))
+                used = _increment(counters)
+            else:
+                pipe = client.pipeline(transaction=False)
+                for key in forget:
+                    pipe.delete(cache.make_key(key))
+                for counter in counters:
+                    key = cache.make_key(counter.key)
+                    pipe.incr(key)
+                    pipe.expire(key, counter.period + 1, nx=True)
+                results = await pipe.execute()
+                used = results[len(forget) :: 2]
+        except Exception:  # the cache is down: limits pause, sockets keep working
+            logger.warning("Rate limit counter unavailable for %s", self.route)
+            return
+        self._learn(counters, used, now)
