@@ -24,6 +24,7 @@ Results go to bench/results/numbers.json and the table into bench/README.md.
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -33,6 +34,7 @@ from bench import harness
 
 TARGET_NIGHTLY_S = 300
 TARGET_PAGE_MS = 300
+LOADS = ("load_at_start", "load_at_pages")
 
 
 def parse_args(argv):
@@ -299,6 +301,9 @@ def markdown(report: dict) -> str:
             listings=report["listings"], rows=data["rows"], events=data["events"]
         ),
         "",
+        "Load average (1, 5, 15 min) at the start: {}; when the pages were timed: "
+        "{}.".format(*(" ".join(f"{x:.2f}" for x in report[k]) for k in LOADS)),
+        "",
         "| nightly step | seconds | target |",
         "| --- | --- | --- |",
     ]
@@ -329,6 +334,7 @@ def markdown(report: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv or [])
+    load_at_start = os.getloadavg()
     database_url, _redis_url = harness.require_backends()
     harness.setup_django()
     from django.core.management import call_command
@@ -346,6 +352,7 @@ def main(argv=None) -> int:
     print(f"flush: {flush}")
     steps = nightly()
     print(f"nightly: {steps}")
+    load_at_pages = os.getloadavg()
     page_times = pages(args)
     report = {
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -357,6 +364,8 @@ def main(argv=None) -> int:
         "nightly": steps,
         "pages": page_times,
         "repeat": args.repeat,
+        "load_at_start": load_at_start,
+        "load_at_pages": load_at_pages,
     }
     harness.RESULTS_DIR.mkdir(exist_ok=True)
     (harness.RESULTS_DIR / "numbers.json").write_text(
