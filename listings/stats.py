@@ -11,7 +11,7 @@ except `count_*`, which only hands the event to the counting store.
 import itertools
 import statistics
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, FilteredRelation, Q, Sum
@@ -313,7 +313,7 @@ class Performance:
     # (to the last complete day), or first..last where none was built yet.
     similar_first: date | None = None
     similar_last: date | None = None
-    similar_built_at: object = None
+    similar_built_at: datetime | None = None
 
 
 def _window(days: int, today: date | None = None) -> tuple[date, date]:
