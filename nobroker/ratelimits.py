@@ -42,6 +42,8 @@ from django.shortcuts import render
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
+from nobroker.numbers import shown
+
 logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -304,7 +306,7 @@ def too_many(request: HttpRequest, retry_after: int, template: str) -> HttpRespo
             {
                 "error": "rate_limited",
                 "message": _("Too many requests. Try again in %(n)s minutes.")
-                % {"n": minutes},
+                % {"n": shown(minutes)},
                 "retry_after": retry_after,
             },
             status=429,
