@@ -167,6 +167,9 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
         self.bucket = TokenBucket()
+        # Sends count as the form's posts do (messaging:detail).
+        self.limit = ratelimits.SocketLimit("messaging:detail", self.scope)
+        await self.limit.begin()
         # Times of the messages this socket sends are written as its page
         # writes them: language, digits and calendar choice.
         self.language = _page_language(self.scope, self.user)
@@ -211,7 +214,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
 
     async def send_message(self, content):
         client_id = str(content.get("client_id") or "")
-        if not self.bucket.take() or await ratelimits.amessage_send_wait(self.scope):
+        if self.limit.wait() or not self.bucket.take():
             await self.send_error(
                 "slow_down",
                 _(
@@ -227,6 +230,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 sender=self.user,
                 client_id=client_id,
                 body=content.get("body"),
+                counted=self.limit,
             )
         except MessagingError as error:
             await self.send_error(error.code, error.message, client_id)

@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from nobroker.counters import aforget_count, forget_count
+from nobroker.counters import aforget_count, count_key, forget_count
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,23 @@ def send(sends: Sends) -> None:
     async_to_sync(asend)(sends)
 
 
-async def asend(sends: Sends, *, forget_unread_of: int | None = None) -> None:
+async def asend(
+    sends: Sends, *, forget_unread_of: int | None = None, counted=None
+) -> None:
     """
     Sends events now, from the event loop, in order and in one trip to Redis
     when the layer can (`nobroker.channel_layers`). Only for writes already
-    committed.
+    committed. `counted`, a socket's `ratelimits.SocketLimit`, counts the
+    write in the same trip as the forgetting of the unread count.
     """
-    if forget_unread_of is not None:
+    if counted is not None:
+        forget = (
+            []
+            if forget_unread_of is None
+            else [count_key("messages", forget_unread_of)]
+        )
+        await counted.count(forget=forget)
+    elif forget_unread_of is not None:
         await aforget_count("messages", forget_unread_of)
     layer = get_channel_layer()
     send_many = getattr(layer, "group_send_many", None)
