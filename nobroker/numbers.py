@@ -36,7 +36,11 @@ def nepali_grouping(number: int) -> str:
 
 class Shown(int):
     """A whole number that prints as the page shows it. Arithmetic and
-    comparisons are an int's (and give plain ints)."""
+    comparisons are an int's (and give plain ints).
+
+    `{{ n }}` prints its text because Django localises an int without
+    thousands separators by taking its text as it is (USE_THOUSAND_SEPARATOR
+    stays off; tests/test_numbers.py renders both ways)."""
 
     def __new__(cls, value: int, text: str):
         number = super().__new__(cls, value)
@@ -81,7 +85,8 @@ def shown(value, *, grouped: bool = False):
     if grouped and not nepali:
         text = number_format(number, use_l10n=True, force_grouping=True)
     elif grouped:
-        whole, _, fraction = f"{number}".partition(".")
+        plain = f"{number}" if isinstance(number, int) else f"{Decimal(str(number)):f}"
+        whole, _, fraction = plain.partition(".")
         text = nepali_grouping(int(whole)) + (f".{fraction}" if fraction else "")
         if whole == "-0":
             text = "-" + text
