@@ -43,6 +43,7 @@ from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from nobroker.counters import async_redis
+from nobroker.numbers import shown
 
 logger = logging.getLogger(__name__)
 
@@ -386,7 +387,7 @@ def too_many(request: HttpRequest, retry_after: int, template: str) -> HttpRespo
             {
                 "error": "rate_limited",
                 "message": _("Too many requests. Try again in %(n)s minutes.")
-                % {"n": minutes},
+                % {"n": shown(minutes)},
                 "retry_after": retry_after,
             },
             status=429,

@@ -13,6 +13,7 @@ from accounts.models import Notification, User
 from accounts.notifications import notifications_add
 from listings.models import Listing
 from listings.search import text_filter
+from nobroker.numbers import shown
 from searches.matching import ROW_FIELDS, criteria_for, matches
 from searches.models import SavedSearch, clean_query
 
@@ -132,7 +133,7 @@ def _alert(saved_search: SavedSearch, listings: list[dict], count: int):
                 "%(n)s new places for your search “%(name)s”.",
                 count,
             )
-        ) % {"n": min(count, ALERT_LISTINGS), "name": saved_search.name}
+        ) % {"n": shown(min(count, ALERT_LISTINGS)), "name": saved_search.name}
     email = None
     if saved_search.email:
         email = render_templated_email(
