@@ -396,6 +396,9 @@ ADS_LOCAL_TICKER = env_bool("ADS_LOCAL_TICKER", not REDIS_URL and not TESTING)
 # What a page served is counted by a thread every quarter second, not in the
 # request (tests write at once to read the counts back).
 ADS_DEFER_WRITES = env_bool("ADS_DEFER_WRITES", not TESTING)
+# Seconds a process chooses ads from its copy of the campaigns' spend (read
+# in one trip for all of them); 0 reads it live for every page (tests).
+ADS_SPEND_SECONDS = float(env("ADS_SPEND_SECONDS", "0" if TESTING else "1"))
 
 # ---------------------------------------------------------------------------
 # Internationalisation
