@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.apps import apps
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from business.models import ActiveUsers, BusinessDay
+from nobroker import counting
 
 DAY_FIELDS = [
     "signups_tenant",
@@ -185,10 +187,30 @@ def business_rollup(*, first: date, last: date) -> RollupResult:
         )
         for period, start in sorted(starts)
     )
+    counting.rows_changed()
     return RollupResult(days=len(days), seconds=time.perf_counter() - started)
 
 
 # --- Reading ------------------------------------------------------------------
+
+# The figures change only when a rollup runs or a flush lands ad counts (both
+# move counting.rows_version on); a staff member paging through ranges reads
+# each from the cache after the first time.
+FIGURES_TIMEOUT = 3600
+
+
+def dashboard_figures(*, first: date, last: date, period: str) -> dict:
+    """The dashboard's rows by period and its table by locality for the range,
+    cached until the daily rows next change."""
+    key = f"business:figures:{counting.rows_version()}:{first}:{last}:{period}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = {
+            "rows": figures_by_period(first=first, last=last, period=period),
+            "localities": localities(first=first, last=last),
+        }
+        cache.set(key, figures, FIGURES_TIMEOUT)
+    return figures
 
 
 def figures_by_period(*, first: date, last: date, period: str) -> list[dict]:

@@ -113,9 +113,10 @@ def _cell(key: str, value):
 @staff_only
 def dashboard(request):
     form, chosen = _range(request)
-    rows = services.figures_by_period(
+    figures = services.dashboard_figures(
         first=chosen["first"], last=chosen["last"], period=chosen["period"]
     )
+    rows = figures["rows"]
     labels = [_label(r["start"], chosen["period"]) for r in rows]
     sections = []
     for key, (title, columns, charted) in TABLES.items():
@@ -151,9 +152,7 @@ def dashboard(request):
             "chosen": chosen,
             "sections": sections,
             "total": total,
-            "localities": services.localities(
-                first=chosen["first"], last=chosen["last"]
-            ),
+            "localities": figures["localities"],
             "locality_headings": [h for _k, h in LOCALITY_COLUMNS],
             "query": request.GET.urlencode(),
         },
@@ -165,6 +164,9 @@ def table_csv(request, table):
     if table not in TABLES and table != "localities":
         raise Http404(_("No such table."))
     _form, chosen = _range(request)
+    figures = services.dashboard_figures(
+        first=chosen["first"], last=chosen["last"], period=chosen["period"]
+    )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="{table}-{chosen["first"]}-{chosen["last"]}.csv"'
@@ -172,16 +174,14 @@ def table_csv(request, table):
     writer = csv.writer(response)
     if table == "localities":
         writer.writerow(["locality", *(key for key, _h in LOCALITY_COLUMNS)])
-        for row in services.localities(first=chosen["first"], last=chosen["last"]):
+        for row in figures["localities"]:
             writer.writerow(
                 [row["locality__name"], *(row[key] for key, _h in LOCALITY_COLUMNS)]
             )
         return response
     _title, columns, _charted = TABLES[table]
     writer.writerow([chosen["period"], *(key for key, _h in columns)])
-    for row in services.figures_by_period(
-        first=chosen["first"], last=chosen["last"], period=chosen["period"]
-    ):
+    for row in figures["rows"]:
         writer.writerow(
             [
                 row["start"].isoformat(),

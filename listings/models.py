@@ -641,11 +641,14 @@ class DailyCounts(models.Model):
 class ListingDay(DailyCounts):
     """One listing's numbers on one day (local date)."""
 
+    # No index of its own: the unique (listing, day) below serves every
+    # lookup by listing, and each index costs the minute's flush writes.
     listing = models.ForeignKey(
         Listing,
         on_delete=models.CASCADE,
         related_name="days",
         verbose_name=_("listing"),
+        db_index=False,
     )
     day = models.DateField(_("day"))
 
@@ -679,10 +682,68 @@ class LocalityDay(DailyCounts):
                 fields=["locality", "property_type", "day"], name="locality_day_once"
             )
         ]
-        indexes = [models.Index(fields=["day"], name="locality_day_day")]
+        indexes = [
+            # The staff dashboard's table by locality (a range of days summed
+            # per locality) read from the index alone; also the rollup's
+            # delete of a range of days.
+            models.Index(
+                fields=["day", "locality"],
+                include=[
+                    "views",
+                    "contacts",
+                    "visit_requests",
+                    "visits_done",
+                    "rented",
+                ],
+                name="locality_day_day_locality",
+            )
+        ]
 
     def __str__(self):
         return f"{self.locality_id} {self.property_type} on {self.day}"
+
+
+class SimilarFigure(models.Model):
+    """
+    The published listings of one locality, type and number of bedrooms over
+    the last 30 or 90 complete days, as an owner's performance page compares
+    a listing with them: how many there were and, for each daily count, the
+    values at the middle of their sorted window totals (idle listings as
+    zeros). Rebuilt nightly by `manage.py listings_rollup`. The middle three
+    values give the median of the group and, exactly, of the group less any
+    one listing in it (`listings.stats.median_of`).
+    """
+
+    locality = models.ForeignKey(
+        Locality, on_delete=models.CASCADE, related_name="+", verbose_name=_("locality")
+    )
+    property_type = models.CharField(
+        _("property type"), max_length=10, choices=Listing.PropertyType
+    )
+    bedrooms = models.PositiveSmallIntegerField(_("bedrooms"))
+    days = models.PositiveSmallIntegerField(_("days"))
+    first = models.DateField(_("first day"))
+    last = models.DateField(_("last day"))
+    listings = models.PositiveIntegerField(_("published listings"))
+    # {count field: [the sorted totals from rank max(0, (listings - 2) // 2),
+    # three at most]}
+    middle = models.JSONField(_("middle values"), default=dict)
+    built_at = models.DateTimeField(_("built"))
+
+    class Meta:
+        ordering = ["locality", "property_type", "bedrooms", "days"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["locality", "property_type", "bedrooms", "days"],
+                name="similar_figure_once",
+            )
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.locality_id} {self.property_type} {self.bedrooms} "
+            f"over {self.days} days to {self.last}"
+        )
 
 
 class ListingRent(models.Model):

@@ -8,15 +8,17 @@ Counting goes through `nobroker.counting`; nothing here runs on a page's path
 except `count_*`, which only hands the event to the counting store.
 """
 
+import itertools
 import statistics
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, FilteredRelation, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from listings.models import Listing, ListingDay, LocalityDay
+from listings.models import Listing, ListingDay, LocalityDay, SimilarFigure
 from nobroker import counting
 
 # metric -> the ListingDay column it adds to
@@ -168,7 +170,120 @@ def locality_days_rollup(*, first: date, last: date) -> int:
         for row in sums.iterator(chunk_size=2000)
     ]
     LocalityDay.objects.bulk_create(rows, batch_size=2000)
+    counting.rows_changed()
     return len(rows)
+
+
+# The windows an owner's performance page offers, each compared with listings
+# like it over the same number of days.
+SIMILAR_DAYS = (30, 90)
+
+
+@transaction.atomic
+def similar_figures_build(*, last: date) -> int:
+    """
+    Rebuilds the figures of every group of published listings (locality, type,
+    bedrooms) over the 30 and 90 days ending `last` (nightly: yesterday, the
+    last complete day). Returns the rows written.
+    """
+    longest = max(SIMILAR_DAYS)
+    firsts = {days: last - timedelta(days=days - 1) for days in SIMILAR_DAYS}
+    sums = {
+        f"{field}_{days}": Coalesce(
+            Sum(
+                f"window__{field}",
+                filter=None if days == longest else Q(window__day__gte=firsts[days]),
+            ),
+            0,
+        )
+        for days in SIMILAR_DAYS
+        for field in COUNT_FIELDS
+    }
+    group = ("locality_id", "property_type", "bedrooms")
+    rows = (
+        Listing.objects.published()
+        .annotate(
+            window=FilteredRelation(
+                "days", condition=Q(days__day__range=(firsts[longest], last))
+            )
+        )
+        .values("pk", *group)
+        .annotate(**sums)
+        .order_by(*group)
+        .values_list(*group, *sums)
+    )
+    built_at = timezone.now()
+    figures = []
+    for key, members in itertools.groupby(
+        rows.iterator(chunk_size=20_000), key=lambda row: row[:3]
+    ):
+        columns = list(zip(*(row[3:] for row in members), strict=True))
+        n = len(columns[0])
+        lo, hi = _middle_ranks(n)
+        for days in SIMILAR_DAYS:
+            middle = {}
+            for field in COUNT_FIELDS:
+                values = sorted(columns[list(sums).index(f"{field}_{days}")])
+                middle[field] = values[lo : hi + 1]
+            figures.append(
+                SimilarFigure(
+                    locality_id=key[0],
+                    property_type=key[1],
+                    bedrooms=key[2],
+                    days=days,
+                    first=firsts[days],
+                    last=last,
+                    listings=n,
+                    middle=middle,
+                    built_at=built_at,
+                )
+            )
+    SimilarFigure.objects.all().delete()
+    SimilarFigure.objects.bulk_create(figures, batch_size=1000)
+    return len(figures)
+
+
+def _middle_ranks(n: int) -> tuple[int, int]:
+    """The ranks (from 0, sorted) whose values give the median of n values and
+    of the n - 1 left when any one of them is taken out."""
+    a = (n - 2) // 2
+    return max(0, a), min(n - 1, a + 2)
+
+
+def median_of(n: int, middle: list[int], *, without: int | None = None):
+    """
+    The median of n values from their middle ones (as stored by
+    similar_figures_build), or of the n - 1 left once one value equal to
+    `without` is taken out; None when no value is left. Matches
+    statistics.median of the values themselves.
+    """
+    lo, _hi = _middle_ranks(n)
+
+    def at(rank: int):
+        index = rank - lo
+        return middle[index] if 0 <= index < len(middle) else None
+
+    if without is not None:
+        # Taking out one value shifts the ranks at or above its own down by one.
+        a = (n - 2) // 2
+        if n < 2:
+            return None
+        below, here, above = at(a), at(a + 1), at(a + 2)
+        if without <= below:
+            kept = [here, above]
+        elif above is not None and without >= above:
+            kept = [below, here]
+        else:
+            kept = [below, above]
+        n -= 1
+        picked = [kept[(n - 1) // 2 - a], kept[n // 2 - a]]
+    elif n:
+        picked = [at((n - 1) // 2), at(n // 2)]
+    else:
+        return None
+    if n % 2:
+        return picked[0]
+    return (picked[0] + picked[1]) / 2
 
 
 # --- What an owner sees -----------------------------------------------------
@@ -194,6 +309,11 @@ class Performance:
     similar: dict[str, float | None]  # the median of similar listings' totals
     similar_count: int
     days_on_site: int | None
+    # The days the similar listings' medians cover: the nightly figures' window
+    # (to the last complete day), or first..last where none was built yet.
+    similar_first: date | None = None
+    similar_last: date | None = None
+    similar_built_at: datetime | None = None
 
 
 def _window(days: int, today: date | None = None) -> tuple[date, date]:
@@ -201,14 +321,30 @@ def _window(days: int, today: date | None = None) -> tuple[date, date]:
     return last - timedelta(days=days - 1), last
 
 
+def _totals(rows: dict, first: date, last: date) -> dict[str, int]:
+    return {
+        f: sum(row[f] for day, row in rows.items() if first <= day <= last)
+        for f in COUNT_FIELDS
+    }
+
+
 def listing_performance(*, listing: Listing, days: int) -> Performance:
     """The listing's daily numbers over the last `days` days, its totals, and
-    the median totals of listings like it (same locality, type and bedrooms)."""
+    the median totals of listings like it (same locality, type and bedrooms,
+    the listing itself left out): from the nightly figures where they were
+    built, else counted now."""
     first, last = _window(days)
+    figure = SimilarFigure.objects.filter(
+        locality_id=listing.locality_id,
+        property_type=listing.property_type,
+        bedrooms=listing.bedrooms,
+        days=days,
+    ).first()
+    since = min(first, figure.first) if figure else first
     rows = {
         row["day"]: row
         for row in ListingDay.objects.filter(
-            listing=listing, day__range=(first, last)
+            listing=listing, day__range=(since, last)
         ).values("day", *COUNT_FIELDS)
     }
     series = []
@@ -217,6 +353,55 @@ def listing_performance(*, listing: Listing, days: int) -> Performance:
         row = rows.get(day, {})
         series.append({"day": day, **{f: row.get(f, 0) for f in COUNT_FIELDS}})
     totals = {f: sum(point[f] for point in series) for f in COUNT_FIELDS}
+    if figure is not None:
+        similar, similar_count = _similar_from_figure(listing, figure, rows)
+    else:
+        similar, similar_count = _similar_counted(listing, first, last)
+    days_on_site = None
+    if listing.published_at:
+        days_on_site = (timezone.now() - listing.published_at).days
+    return Performance(
+        listing=listing,
+        days=days,
+        first=first,
+        last=last,
+        series=series,
+        totals=totals,
+        similar=similar,
+        similar_count=similar_count,
+        days_on_site=days_on_site,
+        similar_first=figure.first if figure else first,
+        similar_last=figure.last if figure else last,
+        similar_built_at=figure.built_at if figure else None,
+    )
+
+
+def _similar_from_figure(listing, figure: SimilarFigure, rows: dict):
+    """The group's medians less this listing, if it was one of the group when
+    the figure was built (published by then); its own totals over the figure's
+    days, all complete, are what it counted for then."""
+    member = (
+        listing.status == Listing.Status.PUBLISHED
+        and listing.published_at is not None
+        and listing.published_at <= figure.built_at
+    )
+    own = _totals(rows, figure.first, figure.last)
+    count = figure.listings - 1 if member else figure.listings
+    similar = {
+        f: median_of(
+            figure.listings,
+            figure.middle.get(f, []),
+            without=own[f] if member else None,
+        )
+        if count
+        else None
+        for f in COUNT_FIELDS
+    }
+    return similar, count
+
+
+def _similar_counted(listing, first: date, last: date):
+    """The medians counted now from the daily rows (no figure built yet)."""
     similar_listings = (
         Listing.objects.published()
         .filter(
@@ -246,20 +431,7 @@ def listing_performance(*, listing: Listing, days: int) -> Performance:
         )
         for i, f in enumerate(COUNT_FIELDS)
     }
-    days_on_site = None
-    if listing.published_at:
-        days_on_site = (timezone.now() - listing.published_at).days
-    return Performance(
-        listing=listing,
-        days=days,
-        first=first,
-        last=last,
-        series=series,
-        totals=totals,
-        similar=similar,
-        similar_count=similar_count,
-        days_on_site=days_on_site,
-    )
+    return similar, similar_count
 
 
 def funnel(totals: dict[str, int]) -> list[dict]:

@@ -88,6 +88,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -129,6 +130,36 @@ def register(
 
 def registered() -> dict[str, Metric]:
     return dict(_metrics)
+
+
+# --- Figures read from the daily rows ---------------------------------------
+# Whatever is cached from the daily rows (the staff dashboard's figures) is
+# cached under this number, which every flush that applied something and every
+# nightly rollup moves on: a stale figure is never read again and expires.
+
+ROWS_VERSION_KEY = "counting:rows-version"
+
+
+def rows_version() -> int:
+    """The number the daily rows are at now (see rows_changed)."""
+    version = cache.get(ROWS_VERSION_KEY)
+    if version is None:
+        cache.add(ROWS_VERSION_KEY, 1, None)
+        version = cache.get(ROWS_VERSION_KEY) or 1
+    return version
+
+
+def rows_changed() -> None:
+    """Daily rows were written: figures cached from them are stale (from the
+    commit on)."""
+
+    def bump():
+        try:
+            cache.incr(ROWS_VERSION_KEY)
+        except ValueError:
+            cache.set(ROWS_VERSION_KEY, 2, None)
+
+    transaction.on_commit(bump)
 
 
 # --- Who is counted ---------------------------------------------------------
@@ -290,6 +321,8 @@ def flush(*, metrics: Iterable[str] | None = None) -> FlushResult:
     CountBatch.objects.filter(
         applied_at__lt=timezone.now() - timedelta(days=APPLIED_KEEP_DAYS)
     ).delete()
+    if result.batches or result.unique_keys:
+        rows_changed()
     return result
 
 

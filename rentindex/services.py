@@ -12,6 +12,8 @@ interpolation, as PostgreSQL's percentile_cont); no figure is shown where fewer
 than ten rents stand behind it.
 """
 
+import csv
+import io
 import statistics
 import time
 from collections import defaultdict
@@ -126,7 +128,7 @@ def rent_index_build(*, today: date | None = None) -> BuildResult:
     ]
     RentFigure.objects.all().delete()
     RentFigure.objects.bulk_create(figures, batch_size=2000)
-    transaction.on_commit(lambda: cache.set(VERSION_KEY, built_at.isoformat(), None))
+    transaction.on_commit(lambda: _publish(built_at.isoformat()))
     return BuildResult(
         figures=len(figures),
         published=sum(1 for f in figures if f.is_published),
@@ -135,24 +137,43 @@ def rent_index_build(*, today: date | None = None) -> BuildResult:
     )
 
 
+def _publish(version: str) -> None:
+    """Points readers at the new figures, with the headline figures and the
+    CSV already in the cache: no reader builds them after a nightly run."""
+    forget_local()
+    cache.set_many(
+        {
+            f"rentindex:headline:{version}": _load(),
+            f"rentindex:csv:{version}": _csv(),
+        },
+        DATA_TIMEOUT,
+    )
+    cache.set(VERSION_KEY, version, None)
+
+
 # --- Reading ------------------------------------------------------------------
 
 _local: dict = {"until": 0.0, "version": None, "data": None}
 
 
+def _version() -> str:
+    return cache.get(VERSION_KEY) or "none"
+
+
 def index_data() -> dict:
     """
-    Every figure, arranged for the page, the CSV and the cards: from this
-    process's memory (five minutes), else the cache, else the database.
+    The twelve-month figures of every group, for the page and the cards: from
+    this process's memory (five minutes), else the cache, else the database.
+    The monthly figures are read per group (`trend`), the CSV whole (`csv_text`).
     """
     now = time.monotonic()
     if _local["data"] is not None and now < _local["until"]:
         return _local["data"]
-    version = cache.get(VERSION_KEY) or "none"
-    data = cache.get(f"rentindex:data:{version}")
+    version = _version()
+    data = cache.get(f"rentindex:headline:{version}")
     if data is None:
         data = _load()
-        cache.set(f"rentindex:data:{version}", data, DATA_TIMEOUT)
+        cache.set(f"rentindex:headline:{version}", data, DATA_TIMEOUT)
     _local.update(until=now + LOCAL_SECONDS, version=version, data=data)
     return data
 
@@ -161,28 +182,94 @@ def forget_local() -> None:
     _local.update(until=0.0, version=None, data=None)
 
 
+FIGURE_COLUMNS = (
+    "locality_id",
+    "property_type",
+    "bedrooms",
+    "month",
+    "listings",
+    "median",
+    "lower_quartile",
+    "upper_quartile",
+    "built_at",
+)
+
+
 def _load() -> dict:
     headline: dict[tuple, dict] = {}
-    monthly: dict[tuple, list[dict]] = defaultdict(list)
     built_at = None
-    for row in RentFigure.objects.order_by("month").values(
-        "locality_id",
-        "property_type",
-        "bedrooms",
-        "month",
-        "listings",
-        "median",
-        "lower_quartile",
-        "upper_quartile",
-        "built_at",
-    ):
+    for row in RentFigure.objects.headline().values(*FIGURE_COLUMNS):
         built_at = row["built_at"]
-        key = (row["locality_id"], row["property_type"], row["bedrooms"])
-        if row["month"] is None:
-            headline[key] = row
-        else:
-            monthly[key].append(row)
-    return {"headline": headline, "monthly": dict(monthly), "built_at": built_at}
+        headline[(row["locality_id"], row["property_type"], row["bedrooms"])] = row
+    return {"headline": headline, "built_at": built_at}
+
+
+def trend(
+    *, locality_id: int | None, property_type: str, bedrooms: int | None
+) -> list[dict]:
+    """One group's monthly figures, oldest first (a dozen rows, by index)."""
+    return list(
+        RentFigure.objects.monthly()
+        .filter(locality_id=locality_id, property_type=property_type, bedrooms=bedrooms)
+        .order_by("month")
+        .values(*FIGURE_COLUMNS)
+    )
+
+
+def csv_text() -> str:
+    """Every figure as CSV, the same for everyone: built once per build."""
+    key = f"rentindex:csv:{_version()}"
+    text = cache.get(key)
+    if text is None:
+        text = _csv()
+        cache.set(key, text, DATA_TIMEOUT)
+    return text
+
+
+def _csv() -> str:
+    from listings.search import locality_data
+
+    names = {row["id"]: row["name"] for row in locality_data()["rows"]}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "locality",
+            "property_type",
+            "bedrooms",
+            "period",
+            "listings",
+            "median_rent",
+            "lower_quartile",
+            "upper_quartile",
+        ]
+    )
+    rows = list(RentFigure.objects.values(*FIGURE_COLUMNS))
+    rows.sort(
+        key=lambda r: (
+            names.get(r["locality_id"], ""),
+            r["property_type"],
+            r["bedrooms"] or 0,
+            r["month"].isoformat() if r["month"] else "",
+        )
+    )
+    for figure in rows:
+        published = figure["median"] is not None
+        writer.writerow(
+            [
+                names.get(figure["locality_id"], "Kathmandu valley"),
+                figure["property_type"],
+                figure["bedrooms"] if figure["bedrooms"] is not None else "all",
+                figure["month"].strftime("%Y-%m")
+                if figure["month"]
+                else "last 12 months",
+                figure["listings"],
+                figure["median"] if published else "",
+                figure["lower_quartile"] if published else "",
+                figure["upper_quartile"] if published else "",
+            ]
+        )
+    return out.getvalue()
 
 
 def headline_for(

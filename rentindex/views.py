@@ -1,5 +1,3 @@
-import csv
-
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -39,7 +37,9 @@ def rent_index(request):
         if figure:
             rows.append({"locality": locality, "figure": figure})
     valley = data["headline"].get((None, kind, bedrooms))
-    trend_rows = data["monthly"].get((place_id, kind, bedrooms), [])
+    trend_rows = services.trend(
+        locality_id=place_id, property_type=kind, bedrooms=bedrooms
+    )
     published = [row for row in trend_rows if row["median"] is not None]
     place_name = (
         localities["by_id"][place_id]["name"] if place_id else _("the whole valley")
@@ -87,48 +87,6 @@ def rent_index(request):
 
 @cache_control(public=True, max_age=600)
 def rent_index_csv(request):
-    data = services.index_data()
-    names = {row["id"]: row["name"] for row in locality_data()["rows"]}
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response = HttpResponse(services.csv_text(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="rent-index.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
-        [
-            "locality",
-            "property_type",
-            "bedrooms",
-            "period",
-            "listings",
-            "median_rent",
-            "lower_quartile",
-            "upper_quartile",
-        ]
-    )
-    rows = [(key, None, figure) for key, figure in data["headline"].items()]
-    rows += [
-        (key, figure["month"], figure)
-        for key, figures in data["monthly"].items()
-        for figure in figures
-    ]
-    for (locality_id, kind, bedrooms), month, figure in sorted(
-        rows,
-        key=lambda r: (
-            names.get(r[0][0], ""),
-            r[0][1],
-            r[0][2] or 0,
-            r[1].isoformat() if r[1] else "",
-        ),
-    ):
-        writer.writerow(
-            [
-                names.get(locality_id, "Kathmandu valley"),
-                kind,
-                bedrooms if bedrooms is not None else "all",
-                month.strftime("%Y-%m") if month else "last 12 months",
-                figure["listings"],
-                figure["median"] if figure["median"] is not None else "",
-                figure["lower_quartile"] if figure["median"] is not None else "",
-                figure["upper_quartile"] if figure["median"] is not None else "",
-            ]
-        )
     return response

@@ -210,3 +210,42 @@ def test_ad_figures_come_from_the_ads_daily_rows(client, staff, known_data):
         )
     )
     assert rows[1] == [MON.isoformat(), "1000", "10", "0.0100", "500.0", "125.0"]
+
+
+def test_figures_are_read_from_the_cache_until_a_rollup_changes_them(
+    client, staff, known_data, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.business_rollup(first=MON, last=NEXT_MON)
+    client.force_login(staff)
+    query = {"first": MON, "last": NEXT_MON, "period": "week"}
+    assert b"4 sign-ups" in client.get(reverse("business:dashboard"), query).content
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("business:dashboard"), query)
+    assert b"4 sign-ups" in page.content
+    assert not [q for q in queries if "business_" in q["sql"] or "_day" in q["sql"]]
+
+    UserFactory(role="owner", date_joined=_at(TUE, 8))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.business_rollup(first=MON, last=NEXT_MON)
+    assert b"5 sign-ups" in client.get(reverse("business:dashboard"), query).content
+
+
+def test_a_flush_that_lands_counts_moves_the_rows_version_on(
+    db, django_capture_on_commit_callbacks
+):
+    from nobroker import counting
+
+    counting.reset_backend()
+    listing = ListingFactory()
+    before = counting.rows_version()
+    counting.flush()  # nothing counted: nothing changed
+    assert counting.rows_version() == before
+    counting.count("listing.view", listing.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        counting.flush()
+    assert counting.rows_version() == before + 1
+    counting.reset_backend()

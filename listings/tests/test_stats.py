@@ -1,6 +1,7 @@
 """Listing numbers: counted off the page's path, flushed into the daily rows."""
 
 import datetime as dt
+import io
 
 import pytest
 from django.db import connection
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from listings import stats
-from listings.models import Listing, ListingDay, LocalityDay
+from listings.models import Listing, ListingDay, LocalityDay, SimilarFigure
 from listings.tests.factories import ListingFactory, locality
 from nobroker import counting
 
@@ -239,6 +240,7 @@ def test_no_personal_data_in_any_counting_or_rollup_table(client, tenant, db):
     counting.flush()
     today = timezone.localdate()
     stats.locality_days_rollup(first=today, last=today)
+    stats.similar_figures_build(last=today)
     business_rollup(first=today, last=today)
     rent_index_build()
     assert _today_row(listing).unique_viewers == 2
@@ -248,6 +250,7 @@ def test_no_personal_data_in_any_counting_or_rollup_table(client, tenant, db):
         for label in (
             "listings.ListingDay",
             "listings.LocalityDay",
+            "listings.SimilarFigure",
             "listings.ListingRent",
             "rentindex.RentFigure",
             "business.BusinessDay",
@@ -285,3 +288,111 @@ def test_with_redis_down_the_page_answers_and_nothing_is_counted(client, setting
     assert response.status_code == 200
     listing.refresh_from_db()
     assert listing.view_count == 0
+
+
+# --- The similar listings' nightly figures -----------------------------------
+
+
+def test_median_from_the_middle_values_matches_the_median_of_all_of_them():
+    import random
+    import statistics
+
+    rng = random.Random(5)
+    for n in range(0, 14):
+        for _ in range(20):
+            values = sorted(rng.choice([0, 0, 1, 2, 3, 5, 8, 40]) for _ in range(n))
+            lo, hi = stats._middle_ranks(n)
+            middle = values[lo : hi + 1]
+            expected = statistics.median(values) if values else None
+            assert stats.median_of(n, middle) == expected, values
+            for i, taken in enumerate(values):
+                rest = values[:i] + values[i + 1 :]
+                expected = statistics.median(rest) if rest else None
+                assert stats.median_of(n, middle, without=taken) == expected, (
+                    values,
+                    taken,
+                )
+
+
+def test_similar_figures_match_a_hand_count_and_leave_the_listing_out(db):
+    """Four published 2-bedroom flats in Thamel; yesterday's and older views
+    count, today's not (the nightly figures end on the last complete day)."""
+    today = timezone.localdate()
+    yesterday = today - dt.timedelta(days=1)
+    mine, a, b, c = (ListingFactory() for _ in range(4))
+    ListingFactory(status=Listing.Status.DRAFT)  # not published: not similar
+    ListingFactory(bedrooms=3)  # another group
+    for listing, views in [(mine, 10), (a, 4), (b, 8)]:
+        ListingDay.objects.create(listing=listing, day=yesterday, views=views)
+    ListingDay.objects.create(listing=c, day=today, views=50)  # after the window
+    ListingDay.objects.create(listing=a, day=today - dt.timedelta(days=40), views=6)
+
+    written = stats.similar_figures_build(last=yesterday)
+    assert written == 4  # two groups, 30 and 90 days each
+    figure = SimilarFigure.objects.get(
+        locality=mine.locality, property_type="flat", bedrooms=2, days=30
+    )
+    assert (figure.listings, figure.first, figure.last) == (
+        4,
+        yesterday - dt.timedelta(days=29),
+        yesterday,
+    )
+    assert figure.middle["views"] == [4, 8, 10]  # ranks 1-3 of 0, 4, 8, 10
+
+    result = stats.listing_performance(listing=mine, days=30)
+    # Of a, b and c (4, 8, 0): the median is 4; mine (10) is left out.
+    assert (result.similar["views"], result.similar_count) == (4, 3)
+    assert result.similar_last == yesterday
+    assert result.totals["views"] == 10
+    ninety = stats.listing_performance(listing=mine, days=90)
+    # Over 90 days a has 4 + 6 = 10: of 10, 8, 0 the median is 8.
+    assert ninety.similar["views"] == 8
+    # A draft in the group is compared with all four published ones.
+    draft = Listing.objects.get(status=Listing.Status.DRAFT)
+    assert stats.listing_performance(listing=draft, days=30).similar["views"] == 6.0
+
+
+def test_similar_figures_agree_with_counting_now_over_the_same_days(db):
+    import random
+
+    rng = random.Random(11)
+    today = timezone.localdate()
+    last = today - dt.timedelta(days=1)
+    group = [ListingFactory() for _ in range(7)]
+    outsider = ListingFactory(status=Listing.Status.RENTED)
+    ListingDay.objects.bulk_create(
+        ListingDay(
+            listing=listing,
+            day=last - dt.timedelta(days=offset),
+            **{f: rng.randint(0, 9) for f in stats.COUNT_FIELDS},
+        )
+        for listing in [*group, outsider]
+        for offset in rng.sample(range(95), 12)
+    )
+    stats.similar_figures_build(last=last)
+    for days in stats.SIMILAR_DAYS:
+        first = last - dt.timedelta(days=days - 1)
+        for listing in [*group, outsider]:
+            nightly = stats.listing_performance(listing=listing, days=days)
+            counted, count = stats._similar_counted(listing, first, last)
+            assert (nightly.similar, nightly.similar_count) == (counted, count)
+
+
+def test_rollup_command_builds_the_figures_the_owner_page_shows(client, owner):
+    from django.core.management import call_command
+
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    mine = ListingFactory(owner=owner)
+    other = ListingFactory()
+    ListingDay.objects.create(listing=other, day=yesterday, views=12)
+    call_command("listings_rollup", verbosity=0, stdout=io.StringIO())
+    client.force_login(owner)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("listings:performance", args=[mine.pk]))
+    html = response.content.decode()
+    assert "Median of 1 similar listing" in html
+    assert "(counted nightly)" in html
+    assert not any(
+        "GROUP BY" in q["sql"] and "listingday" in q["sql"].lower()
+        for q in queries.captured_queries
+    )

@@ -204,3 +204,38 @@ def test_listings_never_published_are_left_out():
         .listings
         == 10
     )
+
+
+def test_after_a_build_the_page_reads_one_group_and_the_csv_no_database(
+    client, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _flats(10, bedrooms=2, day=dt.date(2026, 10, 5))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rent_index_build(today=TODAY)
+    services.forget_local()  # a process that has read nothing yet
+    url = reverse("rentindex:index")
+    client.get("/rent/")  # the localities are cached by any page
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url, {"locality": "baluwatar"})
+    # The month's figure of the group asked for; no figure is recounted and
+    # the twelve-month figures come from the cache the build filled.
+    figures = [q["sql"] for q in queries if "rentindex_rentfigure" in q["sql"]]
+    assert len(figures) == 1 and "month" in figures[0]
+    assert "Oct 2026" in page.content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("rentindex:csv"))
+    assert not [q for q in queries if "rentindex_rentfigure" in q["sql"]]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert ["Baluwatar", "flat", "all", "2026-10", "10"] in [r[:5] for r in rows]
+
+    # A rebuild is what readers see next, the CSV included.
+    _flats(5, rents=[90_000] * 5, day=dt.date(2026, 11, 5))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rent_index_build(today=TODAY)
+    rows = list(
+        csv.reader(io.StringIO(client.get(reverse("rentindex:csv")).content.decode()))
+    )
+    assert ["Baluwatar", "flat", "all", "last 12 months", "15"] in [r[:5] for r in rows]
