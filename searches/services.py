@@ -17,10 +17,12 @@ from searches.models import SavedSearch, clean_query
 # Listings named in one alert; the email links to the search for the rest.
 ALERT_LISTINGS = 10
 BATCH = 500
-# The fields of a batch's searches and people that their alerts use.
+# The fields that tell whether a search is due, and those its alert uses.
+DUE_FIELDS = ("id", "frequency", "email", "notify", "checked_until")
 BATCH_FIELDS = (
-    *("id", "name", "query", "criteria", "frequency", "email", "notify"),
-    *("checked_until", "user__email", "user__full_name", "user__language"),
+    *DUE_FIELDS,
+    *("name", "query", "criteria"),
+    *("user__email", "user__full_name", "user__language"),
 )
 # Emails queued in one task for the worker.
 EMAILS_PER_TASK = 500
@@ -236,11 +238,12 @@ def saved_search_alerts_run(*, now: dt.datetime | None = None) -> dict:
             # Read under the lock: a search another run finished meanwhile is
             # no longer due (checked by key here, so the index on the keys
             # serves this query, not the due index's whole range).
-            batch = [
-                s
-                for s in batch.select_related("user").only(*BATCH_FIELDS)
-                if s.is_due(now)
-            ]
+            batch = (
+                batch.select_related("user").only(*BATCH_FIELDS)
+                if rows
+                else batch.only(*DUE_FIELDS)  # Nothing new: no alert to make.
+            )
+            batch = [s for s in batch if s.is_due(now)]
             if not batch:
                 continue
             found = _matching(batch, new) if rows else {}
