@@ -137,10 +137,14 @@ class NewListings:
         # at a check time by bisection.
         return [r["id"] for r in found], [-_micros(r["published_at"]) for r in found]
 
-    def matching(self, criteria: dict, since: dt.datetime) -> list[int]:
-        """Ids of the listings published after `since` that match, newest first."""
+    def matching(
+        self, criteria: dict, since: dt.datetime, *, first: int | None = None
+    ) -> list[int]:
+        """Ids of the listings published after `since` that match, newest first
+        (only the `first` few, if given)."""
         key = filters_key(criteria)
         if key not in self._matched:
             self._matched[key] = self._match(criteria)
         ids, times = self._matched[key]
-        return ids[: bisect.bisect_left(times, -_micros(since))]
+        count = bisect.bisect_left(times, -_micros(since))
+        return ids[: count if first is None else min(count, first)]

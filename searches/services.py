@@ -75,12 +75,18 @@ def saved_search_set_alerts(*, saved_search: SavedSearch, frequency: str) -> Non
 
 def _matching(batch, new: NewListings) -> dict[int, list[int]]:
     """Each saved search of the batch → the new listings it matches, newest
-    first (each distinct set of filters is matched once a run: NewListings)."""
+    first, up to one more than an alert names (each distinct set of filters
+    is matched once a run: NewListings)."""
     found = {}
     for saved_search in batch:
         if not saved_search.criteria:
             saved_search.criteria = criteria_for(saved_search.query)
-        ids = new.matching(saved_search.criteria, saved_search.checked_until)
+        # One more than an email lists: enough to say "more than 10".
+        ids = new.matching(
+            saved_search.criteria,
+            saved_search.checked_until,
+            first=ALERT_LISTINGS + 1,
+        )
         if ids:
             found[saved_search.pk] = ids
     return found

@@ -211,6 +211,11 @@ def test_each_alert_email_is_the_templates_text_for_that_person(
     assert len(mail.outbox) == 6
     assert sent == expected
     assert "रु. २५,०००" in sent[saved[2].user.email]["body"]
+    texts = [Notification.objects.get(user=s.user).text for s in saved[:2]]
+    assert texts == [
+        "More than 10 new places for your search “Flats “0” &\nmore”.",
+        "1 new place for your search “Flats “1” &\nmore”.",
+    ]
 
 
 def test_many_searches_cost_no_more_queries_than_a_few(
