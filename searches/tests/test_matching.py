@@ -111,7 +111,7 @@ def test_grouped_matching_finds_what_the_search_page_finds_since_each_check():
             )
         )
     found_with_words = 0
-    for _ in range(200):
+    for _ in range(120):
         query = rng.choice(queries)
         since = now - dt.timedelta(hours=rng.randint(0, 50), minutes=rng.randint(0, 59))
         by_sql = list(
