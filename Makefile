@@ -73,7 +73,7 @@ run: setup
 	@$(LOCAL_ENV) exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) nobroker.asgi:application
 
 worker: setup
-	@$(LOCAL_ENV) TASKS_BACKEND=database $(PY) manage.py db_worker
+	@$(LOCAL_ENV) TASKS_BACKEND=database $(PY) manage.py worker
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

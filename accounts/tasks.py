@@ -15,12 +15,28 @@ def send_email(context, *, to: list[str], subject: str, body: str) -> int:
     return sent or 0
 
 
-@task()
-def send_emails(*, messages: list[dict]) -> int:
-    """Sends many plain-text emails in one go (keys: to, subject, body)."""
-    from django.core.mail import send_mass_mail
+@task(takes_context=True)
+def send_emails(context, *, messages: list[dict]) -> int:
+    """
+    Sends many plain-text emails over one connection (keys: to, subject,
+    body). Each is sent at most once per task: a run again after the worker
+    died part-way sends only those the first run did not.
+    """
+    from django.core.mail import EmailMessage, get_connection
 
-    return send_mass_mail([(m["subject"], m["body"], None, m["to"]) for m in messages])
+    sent = 0
+    with get_connection(fail_silently=False) as connection:
+        for index, message in enumerate(messages):
+            email = EmailMessage(
+                message["subject"],
+                message["body"],
+                None,
+                message["to"],
+                connection=connection,
+            )
+            key = f"send_emails:{context.task_result.id}:{index}"
+            sent += do_once(key, email.send) or 0
+    return sent
 
 
 @task()

@@ -4,13 +4,21 @@ cache hit rate, database pool use, error rate and p95 as the site itself
 counts them, beside the client's own p95 and the search page's size plain,
 gzip and brotli.
 
+The load is people browsing: the home page, searches in every locality with
+varied rents and bedrooms, listing pages drawn from 2,000 published listings,
+now and then a page that does not exist. Each client speaks from its own
+loopback addresses in turn (`harness.PEOPLE` of them), so the per-address
+rate limits stay on and see many people, as in production.
+
     DATABASE_URL=postgres://... REDIS_URL=redis://... \\
         flock -x /tmp/nb-bench.lock python -m bench.ops --seconds 60 --clients 8
 
-The database needs listings (`manage.py seed_demo` is enough).
+The database needs listings (`manage.py seed_demo` is enough; the figures in
+bench/README.md are at a million, `manage.py seed_bulk`).
 """
 
 import argparse
+import http.client
 import os
 import random
 import re
@@ -18,35 +26,80 @@ import secrets
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from pathlib import Path
 
 from bench.harness import (
+    PEOPLE,
     app_environment,
     daphne_server,
     free_port,
     percentile,
+    person_address,
     require_backends,
 )
 
-PATHS = [
-    ("/", 2),
-    ("/rent/", 4),
-    ("/rent/?rent_max=20000", 3),
-    ("/rent/?rent_max=40000&bedrooms=2", 2),
-    ("/healthz", 1),
-    ("/does-not-exist/", 1),
-]
+
+def browsing(database_url: str):
+    """A function giving each next path a person asks for, from the database's own listings."""
+    import psycopg
+
+    with psycopg.connect(database_url) as db:
+        slugs = [row[0] for row in db.execute("SELECT slug FROM listings_locality")]
+        ids = [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM listings_listing TABLESAMPLE SYSTEM (1) "
+                "WHERE status = 'published' LIMIT 2000"
+            )
+        ] or [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM listings_listing WHERE status = 'published' LIMIT 2000"
+            )
+        ]
+
+    def next_path(rng: random.Random) -> str:
+        roll = rng.random()
+        if roll < 0.15:
+            return "/"
+        if roll < 0.55:
+            rent = rng.choice((10_000, 20_000, 30_000, 50_000))
+            path = f"/rent/?locality={rng.choice(slugs)}&rent_max={rent}"
+            if rng.random() < 0.4:
+                path += f"&bedrooms={rng.randint(1, 3)}"
+            return path
+        if roll < 0.95:
+            return f"/rent/{rng.choice(ids)}/"
+        if roll < 0.97:
+            return "/healthz"
+        return "/does-not-exist/"
+
+    return next_path
 
 
-def fetch(url, headers=None):
-    request = urllib.request.Request(url, headers=headers or {})
+def fetch(url, headers=None, source=None):
+    """GET `url` (following one redirect) from the `source` address if given."""
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(
+        parsed.hostname,
+        parsed.port,
+        timeout=30,
+        source_address=(source, 0) if source else None,
+    )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
+        path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        body = response.read()
+        location = response.getheader("Location")
+        if response.status in (301, 302) and location and location.startswith("/"):
+            return fetch(
+                f"{parsed.scheme}://{parsed.netloc}{location}", headers, source
+            )
+        return response.status, body, dict(response.getheaders())
+    finally:
+        connection.close()
 
 
 def scrape(base, token):
@@ -89,7 +142,7 @@ def main():
     token = secrets.token_urlsafe(16)
     env = app_environment()
     env["METRICS_TOKEN"] = token
-    env.setdefault("RATELIMIT_ENABLE", "0")
+    next_path = browsing(env["DATABASE_URL"])
     import subprocess
     import sys
 
@@ -112,14 +165,18 @@ def main():
         before = scrape(base, token)
         latencies, statuses, lock = [], {}, threading.Lock()
         stop_at = time.monotonic() + args.seconds
-        weighted = [p for p, w in PATHS for _ in range(w)]
 
-        def client():
-            rng = random.Random()
+        def client(number):
+            rng = random.Random(number)
+            turn = number
             while time.monotonic() < stop_at:
-                path = rng.choice(weighted)
+                path = next_path(rng)
+                source = person_address(turn % PEOPLE)
+                turn += args.clients
                 started = time.perf_counter()
-                status, _, _ = fetch(base + path, {"Accept-Encoding": "br, gzip"})
+                status, _, _ = fetch(
+                    base + path, {"Accept-Encoding": "br, gzip"}, source
+                )
                 with lock:
                     latencies.append(time.perf_counter() - started)
                     statuses[status] = statuses.get(status, 0) + 1
@@ -133,7 +190,9 @@ def main():
                     peak[key] = max(peak[key], total(text, f"nobroker_db_pool_{key}"))
                 time.sleep(1)
 
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
+        threads = [
+            threading.Thread(target=client, args=(n,)) for n in range(args.clients)
+        ]
         threads.append(threading.Thread(target=sampler))
         for thread in threads:
             thread.start()

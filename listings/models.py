@@ -76,6 +76,9 @@ SEARCH_FILTER_COLUMNS = (
     "pets_allowed",
     "available_from",
 )
+SEARCH_FILTER_COLUMNS_BUT_BEDROOMS = tuple(
+    column for column in SEARCH_FILTER_COLUMNS if column != "bedrooms"
+)
 
 # What a result card (listings.cards) reads from a listing, its locality and owner.
 CARD_FIELDS = (
@@ -380,6 +383,16 @@ class Listing(models.Model):
                 fields=["locality", "-published_at", "-id"],
                 include=SEARCH_FILTER_COLUMNS,
                 name="listing_pub_loc_newest_cover",
+                condition=Q(status="published"),
+            ),
+            # Many-filter searches within a locality: the bedrooms bound is a
+            # range on the key, the other filters are checked on narrow
+            # entries, so the capped count of a rare combination walks the
+            # locality's 3+ bedroom entries, not all of them (migration 0013).
+            models.Index(
+                fields=["locality", "bedrooms"],
+                include=SEARCH_FILTER_COLUMNS_BUT_BEDROOMS,
+                name="listing_pub_loc_bedrooms",
                 condition=Q(status="published"),
             ),
             models.Index(

@@ -155,6 +155,9 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
         self.bucket = TokenBucket()
+        # Sends count as the form's posts do (messaging:detail).
+        self.limit = ratelimits.SocketLimit("messaging:detail", self.scope)
+        await self.limit.begin()
         # Client ids of the messages this socket sent lately.
         self.answered = deque(maxlen=20)
         self.last_typing = 0.0
@@ -193,7 +196,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
 
     async def send_message(self, content):
         client_id = str(content.get("client_id") or "")
-        if not self.bucket.take() or await ratelimits.amessage_send_wait(self.scope):
+        if self.limit.wait() or not self.bucket.take():
             await self.send_error(
                 "slow_down",
                 _(
@@ -209,6 +212,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
                 sender=self.user,
                 client_id=client_id,
                 body=content.get("body"),
+                counted=self.limit,
             )
         except MessagingError as error:
             await self.send_error(error.code, error.message, client_id)

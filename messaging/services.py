@@ -132,12 +132,19 @@ def message_send(
 
 
 async def amessage_send(
-    *, conversation: Conversation, sender, client_id: uuid.UUID | str, body: str
+    *,
+    conversation: Conversation,
+    sender,
+    client_id: uuid.UUID | str,
+    body: str,
+    counted=None,
 ) -> dict:
     """
     `message_send` for a websocket consumer, from its event loop; returns the
     message as the pages see it (`Message.as_event`), new or resent. The events
     leave from the loop as soon as the message is stored (committed by then).
+    A new message is counted against the socket's limit `counted`
+    (`ratelimits.SocketLimit`), if given.
     """
     message = message_prepare(
         conversation=conversation, sender=sender, client_id=client_id, body=body
@@ -154,6 +161,7 @@ async def amessage_send(
     await events.asend(
         events.message_new(message, event),
         forget_unread_of=conversation.other_participant_id(sender),
+        counted=counted,
     )
     return event
 

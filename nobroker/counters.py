@@ -24,12 +24,12 @@ logger = logging.getLogger(__name__)
 COUNT_SECONDS = 5 * 60
 
 
-def _key(name: str, user_id: int) -> str:
+def count_key(name: str, user_id: int) -> str:
     return f"count:{name}:{user_id}"
 
 
 def cached_count(name: str, user_id: int, compute: Callable[[], int]) -> int:
-    key = _key(name, user_id)
+    key = count_key(name, user_id)
     value = cache_get("counts", key)
     if value is None:
         value = compute()
@@ -39,7 +39,7 @@ def cached_count(name: str, user_id: int, compute: Callable[[], int]) -> int:
 
 def forget_count(name: str, user_id: int) -> None:
     """Drops the cached count now (call it in an on-commit hook or after commit)."""
-    cache.delete(_key(name, user_id))
+    cache.delete(count_key(name, user_id))
 
 
 # A Redis client per event loop for `aforget_count`: asyncio connections
@@ -47,7 +47,7 @@ def forget_count(name: str, user_id: int) -> None:
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _async_client() -> aioredis.Redis | None:
+def async_redis() -> aioredis.Redis | None:
     """The running loop's Redis client for the cache; None if it is not Redis."""
     config = settings.CACHES["default"]
     if config["BACKEND"] != "django_redis.cache.RedisCache":
@@ -70,12 +70,12 @@ async def aforget_count(name: str, user_id: int) -> None:
     blocking the loop or a thread. Like the cache itself, a Redis outage is
     logged, never raised.
     """
-    client = _async_client()
+    client = async_redis()
     if client is None:
         forget_count(name, user_id)  # In-process cache: nothing to wait for.
         return
     try:
-        await client.delete(cache.make_key(_key(name, user_id)))
+        await client.delete(cache.make_key(count_key(name, user_id)))
     except RedisError as error:
         logger.warning("Could not forget the %s count: %s", name, error)
 

@@ -42,6 +42,8 @@ from django.shortcuts import render
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
+from nobroker.counters import async_redis
+
 logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -243,27 +245,100 @@ def _hashed(value: str) -> str:
     return hashlib.sha256(material).hexdigest()[:24]
 
 
+@dataclass(frozen=True)
+class _Counter:
+    """One limit's counter for the current window."""
+
+    key: str
+    count: int
+    period: int
+    window_ends: float
+
+
+def _counter(bucket: str, rate: str, value: str, now: float) -> _Counter:
+    count, period = parse_rate(rate)
+    window = int(now // period)
+    return _Counter(
+        key=f"rl:{bucket}:{period}:{_hashed(value)}:{window}",
+        count=count,
+        period=period,
+        window_ends=(window + 1) * period,
+    )
+
+
+def _redis_backed() -> bool:
+    return settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache"
+
+
+def _increment(counters: list[_Counter]) -> list[int]:
+    """Adds one to each counter; on Redis in one round trip (INCR + EXPIRE NX each)."""
+    if _redis_backed():
+        from django_redis import get_redis_connection
+
+        pipe = get_redis_connection("default").pipeline(transaction=False)
+        for counter in counters:
+            key = cache.make_key(counter.key)
+            pipe.incr(key)
+            pipe.expire(key, counter.period + 1, nx=True)
+        return [int(used) for used in pipe.execute()[::2]]
+    used = []
+    for counter in counters:
+        try:
+            cache.add(counter.key, 0, counter.period + 1)
+            used.append(cache.incr(counter.key))
+        except ValueError:  # expired between add and incr
+            cache.set(counter.key, 1, counter.period + 1)
+            used.append(1)
+    return used
+
+
+def _wait(counters: list[_Counter], used: list[int], now: float) -> int:
+    waits = [
+        max(1, math.ceil(counter.window_ends - now))
+        for counter, n in zip(counters, used, strict=True)
+        if n is not None and n > counter.count
+    ]
+    return max(waits, default=0)
+
+
+def _counters(
+    route: str,
+    limit: Limit,
+    *,
+    user_id: int | None,
+    address: str,
+    email: str,
+    device: str,
+    now: float,
+) -> list[_Counter]:
+    counters = []
+    if limit.user and user_id:
+        counters.append(_counter(f"{route}:user", limit.user, str(user_id), now))
+    if limit.address and address:
+        counters.append(
+            _counter(f"{route}:address", limit.address, address_group(address), now)
+        )
+    if limit.email and email:
+        counters.append(
+            _counter(f"{route}:email", limit.email, email.strip().lower(), now)
+        )
+    if limit.device and device:
+        counters.append(_counter(f"{route}:device", limit.device, device, now))
+    return counters
+
+
 def hit(bucket: str, rate: str, value: str, *, now: float | None = None) -> int:
     """
     Counts one request against `rate` for `value`; returns 0 when allowed, or
     the seconds until the window ends when over the limit.
     """
-    count, period = parse_rate(rate)
     now = time.time() if now is None else now
-    window = int(now // period)
-    key = f"rl:{bucket}:{period}:{_hashed(value)}:{window}"
+    counters = [_counter(bucket, rate, value, now)]
     try:
-        cache.add(key, 0, period + 1)
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, period + 1)
-        used = 1
+        return _wait(counters, _increment(counters), now)
     except Exception:  # the cache is down: limits pause, pages keep working
         logger.warning("Rate limit counter unavailable for %s", bucket)
         return 0
-    if used is None or used <= count:
-        return 0
-    return max(1, math.ceil((window + 1) * period - now))
 
 
 def check(
@@ -276,16 +351,23 @@ def check(
     device: str = "",
 ) -> int:
     """Counts one request against each of the limit's keys; 0 or the seconds to wait."""
-    waits = []
-    if limit.user and user_id:
-        waits.append(hit(f"{route}:user", limit.user, str(user_id)))
-    if limit.address and address:
-        waits.append(hit(f"{route}:address", limit.address, address_group(address)))
-    if limit.email and email:
-        waits.append(hit(f"{route}:email", limit.email, email.strip().lower()))
-    if limit.device and device:
-        waits.append(hit(f"{route}:device", limit.device, device))
-    return max(waits, default=0)
+    now = time.time()
+    counters = _counters(
+        route,
+        limit,
+        user_id=user_id,
+        address=address,
+        email=email,
+        device=device,
+        now=now,
+    )
+    if not counters:
+        return 0
+    try:
+        return _wait(counters, _increment(counters), now)
+    except Exception:  # the cache is down: limits pause, pages keep working
+        logger.warning("Rate limit counter unavailable for %s", route)
+        return 0
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -359,14 +441,104 @@ class RateLimitMiddleware:
         return None
 
 
-async def amessage_send_wait(scope: dict) -> int:
-    """A websocket message send, counted as an HTTP one (messaging:detail)."""
-    from asgiref.sync import sync_to_async
+class SocketLimit:
+    """
+    A route's limit for one websocket's sends (chat messages count as
+    messaging:detail, in the same counters as the HTTP form's posts).
 
-    user = scope.get("user")
-    return await sync_to_async(check, thread_sensitive=False)(
-        "messaging:detail",
-        LIMITS["messaging:detail"],
-        user_id=user.pk if user is not None and user.is_authenticated else None,
-        address=scope_address(scope),
-    )
+    A send is counted once it is stored, in the same trip to Redis as the
+    cache keys the send makes stale (`count(forget=...)`), and once a counter
+    reaches its limit this socket refuses the next sends until that window
+    ends: a socket alone is held exactly to the limit; sends from elsewhere
+    (the form, other sockets) are seen one send late. `begin()` reads the
+    counters when the socket opens, so a person already at the limit is
+    refused at once.
+    """
+
+    def __init__(self, route: str, scope: dict):
+        user = scope.get("user")
+        self.route = route
+        self.limit = LIMITS[route]
+        self.user_id = user.pk if user is not None and user.is_authenticated else None
+        self.address = scope_address(scope)
+        self.paused_until = 0.0
+
+    def _counters(self, now: float) -> list[_Counter]:
+        return _counters(
+            self.route,
+            self.limit,
+            user_id=self.user_id,
+            address=self.address,
+            email="",
+            device="",
+            now=now,
+        )
+
+    def wait(self) -> int:
+        """0 when the next send may go, else the seconds left to wait."""
+        return max(0, math.ceil(self.paused_until - time.time()))
+
+    def _learn(self, counters: list[_Counter], used: list, now: float) -> None:
+        ends = [
+            counter.window_ends
+            for counter, n in zip(counters, used, strict=True)
+            if n is not None and int(n) >= counter.count
+        ]
+        self.paused_until = max(ends, default=0.0)
+
+    async def begin(self) -> None:
+        now = time.time()
+        counters = self._counters(now)
+        try:
+            client = async_redis()
+            if client is None:
+                used = [cache.get(counter.key) for counter in counters]
+            else:
+                keys = [cache.make_key(counter.key) for counter in counters]
+                used = await client.mget(keys) if keys else []
+        except Exception:  # the cache is down: limits pause, sockets keep working
+            logger.warning("Rate limit counter unavailable for %s", self.route)
+            return
+        self._learn(counters, used, now)
+
+    def plan(self, *, forget: list[str] = ()) -> "SendCount":
+        """The Redis commands that count one stored send and drop `forget`."""
+        now = time.time()
+        counters = self._counters(now)
+        commands = [("DEL", cache.make_key(key)) for key in forget]
+        for counter in counters:
+            key = cache.make_key(counter.key)
+            commands += [("INCR", key), ("EXPIRE", key, counter.period + 1, "NX")]
+        return SendCount(now, counters, commands, skip=len(forget))
+
+    def learn(self, plan: "SendCount", replies: list) -> None:
+        """Takes the counters' new values from the replies to `plan.commands`."""
+        self._learn(plan.counters, replies[plan.skip :: 2], plan.now)
+
+    async def count(self, *, forget: list[str] = ()) -> None:
+        """Counts one stored send and drops the `forget` cache keys, in one trip."""
+        try:
+            client = async_redis()
+            if client is None:  # in-process cache: nothing to wait for
+                now = time.time()
+                counters = self._counters(now)
+                cache.delete_many(list(forget))
+                self._learn(counters, _increment(counters), now)
+                return
+            plan = self.plan(forget=forget)
+            pipe = client.pipeline(transaction=False)
+            for command in plan.commands:
+                pipe.execute_command(*command)
+            self.learn(plan, await pipe.execute())
+        except Exception:  # the cache is down: limits pause, sockets keep working
+            logger.warning("Rate limit counter unavailable for %s", self.route)
+
+
+@dataclass(frozen=True)
+class SendCount:
+    """One send's counting commands (`SocketLimit.plan`), to run in any trip."""
+
+    now: float
+    counters: list
+    commands: list[tuple]
+    skip: int

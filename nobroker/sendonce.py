@@ -25,6 +25,23 @@ def lease() -> datetime.timedelta:
     return datetime.timedelta(seconds=settings.TASKS_LEASE_SECONDS)
 
 
+def requeue_stale_tasks(seconds: float | None = None) -> int | None:
+    """
+    Puts back in the queue the tasks a dead worker left running (started
+    longer ago than the lease); None when tasks do not go through the database.
+    """
+    if "django_tasks_db" not in settings.TASKS["default"]["BACKEND"]:
+        return None
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    seconds = settings.TASKS_LEASE_SECONDS if seconds is None else seconds
+    cutoff = timezone.now() - datetime.timedelta(seconds=seconds)
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+    ).update(status=TaskResultStatus.READY, started_at=None)
+
+
 def claim(key: str) -> bool:
     """True when the caller may do the side effect for this key now."""
     now = timezone.now()

@@ -373,6 +373,9 @@ if not IS_POSTGRES:
 # ---------------------------------------------------------------------------
 # Off: nothing is counted (an operator's switch; the benchmark's baseline).
 COUNTING_ENABLED = env_bool("COUNTING_ENABLED", True)
+# With Redis, a page's counts go into its process's batch, written every
+# quarter second by a thread (no round trip on the page); tests write at once.
+COUNTING_DEFER_WRITES = env_bool("COUNTING_DEFER_WRITES", not TESTING)
 # Without Redis, each web process flushes its own counts this often (seconds);
 # 0 turns that off (tests flush by hand).
 COUNTING_LOCAL_FLUSH_SECONDS = float(

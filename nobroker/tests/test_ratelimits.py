@@ -227,15 +227,111 @@ def test_an_ipv6_client_is_counted_by_its_64_block():
     assert one == same_home != other
 
 
-def test_a_cache_outage_refuses_nobody(monkeypatch):
+def _break_the_cache(monkeypatch):
+    """The counters' store stops answering: a Redis at a closed port, or locmem failing."""
     from django.core.cache import cache
 
-    def broken(*args, **kwargs):
-        raise ConnectionError("cache down")
+    if ratelimits._redis_backed():
+        import django_redis
+        import redis
 
-    monkeypatch.setattr(cache, "add", broken)
+        dead = redis.Redis(port=1, socket_connect_timeout=0.2)
+        monkeypatch.setattr(django_redis, "get_redis_connection", lambda alias: dead)
+    else:
+
+        def broken(*args, **kwargs):
+            raise ConnectionError("cache down")
+
+        monkeypatch.setattr(cache, "add", broken)
+
+
+def test_a_cache_outage_refuses_nobody(monkeypatch):
+    _break_the_cache(monkeypatch)
     assert ratelimits.hit("x", "1/m", "v") == 0
     assert ratelimits.hit("x", "1/m", "v") == 0
+    limit = Limit(user="1/m", address="1/m")
+    for _ in range(3):
+        assert ratelimits.check("x", limit, user_id=1, address="10.1.1.1") == 0
+
+
+def test_every_key_of_a_limit_is_counted_and_the_tightest_wait_wins():
+    limit = Limit(user="2/m", address="5/h")
+    waits = [
+        ratelimits.check("both", limit, user_id=7, address="10.2.2.2") for _ in range(3)
+    ]
+    assert waits[:2] == [0, 0]
+    assert 1 <= waits[2] <= 60  # the user's minute, not the address's hour
+    # Another user on the address is still let through, and counted.
+    assert ratelimits.check("both", limit, user_id=8, address="10.2.2.2") == 0
+    assert ratelimits.check("both", limit, user_id=8, address="10.2.2.2") == 0
+    assert ratelimits.check("both", limit, user_id=9, address="10.2.2.2") > 60
+
+
+async def test_a_socket_counts_in_the_same_counters_as_pages(monkeypatch):
+    from types import SimpleNamespace
+
+    from django.core.cache import cache
+
+    monkeypatch.setitem(ratelimits.LIMITS, "mixed", Limit(user="3/m", address="100/m"))
+    scope = {
+        "user": SimpleNamespace(pk=5, is_authenticated=True),
+        "client": ("10.3.3.3", 5000),
+        "headers": [],
+    }
+    # Two posts through the page, then the socket opens: one send left.
+    for _ in range(2):
+        assert (
+            ratelimits.check(
+                "mixed", ratelimits.LIMITS["mixed"], user_id=5, address="10.3.3.3"
+            )
+            == 0
+        )
+    limit = ratelimits.SocketLimit("mixed", scope)
+    await limit.begin()
+    assert limit.wait() == 0
+    cache.set("count:messages:9", 4)
+    await limit.count(forget=["count:messages:9"])
+    assert cache.get("count:messages:9") is None  # forgotten in the same trip
+    assert 1 <= limit.wait() <= 60  # the third was the last of the minute
+    # The page sees the socket's sends too.
+    assert (
+        ratelimits.check(
+            "mixed", ratelimits.LIMITS["mixed"], user_id=5, address="10.3.3.3"
+        )
+        > 0
+    )
+    # A socket opened by someone already over the limit is refused at once.
+    late = ratelimits.SocketLimit("mixed", scope)
+    await late.begin()
+    assert late.wait() > 0
+
+
+async def test_a_socket_keeps_working_when_the_counters_are_down(monkeypatch):
+    from types import SimpleNamespace
+
+    from nobroker import counters
+
+    scope = {
+        "user": SimpleNamespace(pk=5, is_authenticated=True),
+        "client": ("10.4.4.4", 1),
+    }
+    limit = ratelimits.SocketLimit("messaging:detail", scope)
+    if ratelimits._redis_backed():
+        import redis.asyncio
+
+        dead = redis.asyncio.Redis(port=1, socket_connect_timeout=0.2)
+        monkeypatch.setattr(ratelimits, "async_redis", lambda: dead)
+    else:
+
+        def broken(*args, **kwargs):
+            raise ConnectionError("cache down")
+
+        monkeypatch.setattr(ratelimits, "_increment", broken)
+        monkeypatch.setattr(counters.cache, "get", broken)
+    await limit.begin()
+    for _ in range(3):
+        await limit.count(forget=["count:messages:1"])
+    assert limit.wait() == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
 """
 The worker killed in the middle of a task: the task runs again, and its email
-is sent once. Real `db_worker` processes on the test's PostgreSQL database.
+is sent once. Real `manage.py worker` processes on the test's PostgreSQL database.
 """
 
 import signal
@@ -48,7 +48,7 @@ def _worker(env, log):
         [
             sys.executable,
             "manage.py",
-            "db_worker",
+            "worker",
             "--interval",
             "0.2",
             "--no-startup-delay",
@@ -104,15 +104,9 @@ def test_worker_killed_mid_task_the_email_goes_once(settings):
         blocker.close()
     assert DBTaskResult.objects.get(id=result.id).status == TaskResultStatus.RUNNING
 
-    out = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "requeue_stale_tasks", "--lease", "0"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "1 put back" in out
+    # The worker started again puts the task its predecessor left running
+    # back in the queue itself (a lease of 0: any running task is stale).
+    env["TASKS_LEASE_SECONDS"] = "0"
     second = _worker(env, folder / "second.log")
     try:
         deadline = time.monotonic() + 60
@@ -124,6 +118,51 @@ def test_worker_killed_mid_task_the_email_goes_once(settings):
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(20)
+    assert "1 stale task(s) put back" in (folder / "second.log").read_text()
     logs = (folder / "first.log").read_text() + (folder / "second.log").read_text()
     assert logs.count("Subject: Killed-worker-check") == 1
     assert SentOnce.objects.get(key=key).done_at is not None
+
+
+def test_requeue_stale_tasks_puts_back_only_tasks_older_than_the_lease(db, settings):
+    import datetime
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from accounts.tasks import send_email
+    from nobroker.sendonce import requeue_stale_tasks
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS_LEASE_SECONDS = 600
+    old, fresh = (
+        send_email.enqueue(to=["a@example.np"], subject="s", body="b") for _ in range(2)
+    )
+    now = timezone.now()
+    DBTaskResult.objects.filter(id=old.id).update(
+        status=TaskResultStatus.RUNNING, started_at=now - datetime.timedelta(hours=1)
+    )
+    DBTaskResult.objects.filter(id=fresh.id).update(
+        status=TaskResultStatus.RUNNING, started_at=now
+    )
+    assert requeue_stale_tasks() == 1
+    assert DBTaskResult.objects.get(id=old.id).status == TaskResultStatus.READY
+    assert DBTaskResult.objects.get(id=fresh.id).status == TaskResultStatus.RUNNING
+
+
+def test_a_bulk_send_run_again_sends_only_what_the_first_run_did_not(db, mailoutbox):
+    from types import SimpleNamespace
+
+    from accounts.tasks import send_emails
+
+    context = SimpleNamespace(task_result=SimpleNamespace(id="bulk-1"))
+    messages = [
+        {"to": [f"p{i}@example.np"], "subject": f"Alert {i}", "body": "New flats"}
+        for i in range(3)
+    ]
+    # The first run sent the first email and died before the rest.
+    do_once("send_emails:bulk-1:0", lambda: 1)
+    assert send_emails.func(context, messages=messages) == 2
+    assert [m.subject for m in mailoutbox] == ["Alert 1", "Alert 2"]
+    assert send_emails.func(context, messages=messages) == 0
+    assert len(mailoutbox) == 2

@@ -1,8 +1,6 @@
-import datetime
-
-from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
+
+from nobroker.sendonce import requeue_stale_tasks
 
 
 class Command(BaseCommand):
@@ -20,15 +18,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, lease=None, **options):
-        if "django_tasks_db" not in settings.TASKS["default"]["BACKEND"]:
+        count = requeue_stale_tasks(lease)
+        if count is None:
             self.stdout.write("requeue_stale_tasks: no database queue")
-            return
-        from django.tasks import TaskResultStatus
-        from django_tasks_db.models import DBTaskResult
-
-        seconds = settings.TASKS_LEASE_SECONDS if lease is None else lease
-        cutoff = timezone.now() - datetime.timedelta(seconds=seconds)
-        count = DBTaskResult.objects.filter(
-            status=TaskResultStatus.RUNNING, started_at__lt=cutoff
-        ).update(status=TaskResultStatus.READY, started_at=None)
-        self.stdout.write(f"requeue_stale_tasks: {count} put back")
+        else:
+            self.stdout.write(f"requeue_stale_tasks: {count} put back")
