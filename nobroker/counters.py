@@ -91,7 +91,7 @@ def forget_count_on_commit(name: str, user_id: int) -> None:
 
 def forget_counts_on_commit(name: str, user_ids) -> None:
     """`forget_count_on_commit` for many people at once: one cache call each time."""
-    keys = [_key(name, user_id) for user_id in set(user_ids)]
+    keys = [count_key(name, user_id) for user_id in set(user_ids)]
     if not keys:
         return
     cache.delete_many(keys)
