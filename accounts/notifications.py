@@ -2,7 +2,11 @@ from django.utils import timezone
 
 from accounts.emails import send_templated_email
 from accounts.models import Notification, User
-from nobroker.counters import cached_count, forget_count_on_commit
+from nobroker.counters import (
+    cached_count,
+    forget_count_on_commit,
+    forget_counts_on_commit,
+)
 
 
 def notification_send(
@@ -35,8 +39,7 @@ def notifications_add(*, notifications: list[Notification]) -> None:
     """Adds many lines to notification lists in one insert (no email): for a
     task that notifies thousands of people at once; it emails them itself."""
     Notification.objects.bulk_create(notifications, batch_size=1000)
-    for user_id in {n.user_id for n in notifications}:
-        forget_count_on_commit("notifications", user_id)
+    forget_counts_on_commit("notifications", [n.user_id for n in notifications])
 
 
 def notifications_mark_read(*, user: User) -> int:

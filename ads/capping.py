@@ -1,10 +1,11 @@
 """
-A frequency cap for visitors who asked not to be tracked, with nothing kept
-about them.
+The frequency cap of visitors not signed in, with nothing kept about them.
 
-An anonymous visitor with Do-Not-Track or Global Privacy Control on has no
-viewer hash (`nobroker.counting.visitor_hash`), so the store cannot count what
-they saw. Their browser counts it instead: a first-party cookie holding only
+The browser counts what it was shown (the store counts it for signed-in
+people only): choosing a page's ads then needs no trip to the store, one
+person is not capped by the others behind a shared mobile address, and a
+Do-Not-Track visitor, who has no viewer hash, is capped all the same. The
+cookie is first-party and holds only
 today's date in Nepal and, for each campaign served to them today, its id and
 how many times. It holds no identifier (two visitors who saw the same ads
 send the same cookie), the server stores nothing about it, and it expires at

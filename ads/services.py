@@ -33,6 +33,7 @@ from ads.placements import IMAGE_SIZES
 from listings.models import Listing
 from listings.photos import encode_photo
 from nobroker import counting
+from nobroker.bsdate import localise_digits
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ def npr_paisa(paisa: int) -> str:
 
     rupees, rest = divmod(abs(int(paisa)), 100)
     sign = "-" if paisa < 0 else ""
-    return f"{sign}Rs. {nepali_grouping(rupees)}" + (f".{rest:02d}" if rest else "")
+    amount = nepali_grouping(rupees) + (f".{rest:02d}" if rest else "")
+    return sign + _("Rs. %(amount)s") % {"amount": localise_digits(amount)}
 
 
 def vat_split(gross: int) -> tuple[int, int]:

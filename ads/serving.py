@@ -4,9 +4,11 @@ Choosing and counting ads on a page's path, with no SQL.
 The eligible campaigns of every placement and the active boosts are kept in
 an index: built from the database by `index_rebuild` (when a campaign
 changes, and by `ads_tick` every minute), stored in Redis, and copied into
-each process's memory for a few seconds. A page reads the copy, asks the
-store once for the live spend and the viewer's frequency counts, picks by
-price and pacing, and records what it served in one more round trip.
+each process's memory for a few seconds. A page reads the copy and the
+process's copy of every campaign's spend (at most a second old), checks a
+visitor's frequency cap in their cookie (ads/capping.py; a signed-in
+person's in the store, in one round trip), picks by price and pacing, and
+leaves what it served to a thread that writes every quarter second.
 With the store unavailable the page simply has no ads.
 """
 
@@ -92,8 +94,9 @@ class Viewer:
     user_id: int | None
     filtered: str = ""  # the counter a view goes to instead of "served"
     shown: set = field(default_factory=set)
-    # Do-Not-Track/GPC visitors without an account have no hash: their cap is
-    # counted in a cookie of campaign ids and counts (ads/capping.py).
+    # Visitors without an account have their cap counted in a cookie of
+    # campaign ids and counts (ads/capping.py), so choosing their ads needs no
+    # trip to the store; signed-in people are capped in the store by user.
     cookie_cap: CookieCap | None = None
 
 
@@ -338,7 +341,7 @@ def viewer_for(request) -> Viewer:
     elif user is not None and user.is_authenticated and user.is_staff:
         filtered = "filtered_internal"
     viewer = Viewer(hash=viewer_hash(request), user_id=user_id, filtered=filtered)
-    if not viewer.hash and user_id is None and counting.wants_no_tracking(request):
+    if user_id is None:
         viewer.cookie_cap = CookieCap.from_request(request)
     return viewer
 
@@ -369,6 +372,40 @@ def slot_candidates(index: dict, slot: Slot) -> list[dict]:
     return found
 
 
+def _spend_keys(entry: dict, day: str) -> list[str]:
+    return [
+        f"spend:d:{day}:{entry['id']}",
+        f"spend:t:{entry['id']}",
+        f"spend:a:{entry['advertiser_id']}",
+        f"credit:a:{entry['advertiser_id']}",
+    ]
+
+
+def _spend(index: dict, day: str, keys: list[str]) -> list:
+    """
+    `keys`' values from this process's copy of every campaign's spend, read
+    in one trip when it is older than ADS_SPEND_SECONDS (0: always live).
+    """
+    seconds = settings.ADS_SPEND_SECONDS
+    if seconds <= 0:
+        return get_store().mget(keys)
+    now = time.monotonic()
+    found = _local.get("spend")
+    if found is None or found[0] <= now or found[1] != (index.get("version"), day):
+        every = [
+            key
+            for entry in index["campaigns"].values()
+            for key in _spend_keys(entry, day)
+        ]
+        found = _local["spend"] = (
+            now + seconds,
+            (index.get("version"), day),
+            dict(zip(every, get_store().mget(every), strict=True)),
+        )
+    values = found[2]
+    return [values.get(key) for key in keys]
+
+
 def choose(
     slot: Slot, viewer: Viewer, count: int = 1, now: datetime | None = None
 ) -> list[tuple[dict, dict]]:
@@ -389,20 +426,18 @@ def choose(
     if not candidates:
         return []
     day = timezone.localdate(now).isoformat()
-    # One round trip: the live spend of each candidate and, for a viewer with
-    # a hash, this viewer's count of it today.
-    per = 5 if viewer.hash else 4
+    # The live spend of each candidate, and for a signed-in person their count
+    # of it today (one round trip); for anyone else the spend comes from this
+    # process's copy of at most ADS_SPEND_SECONDS ago (`_spend`), so choosing
+    # their ads takes no trip at all. Billing itself is checked live, in one
+    # atomic script, so a copy a second old never makes anyone overspend.
+    per = 5 if viewer.cookie_cap is None and viewer.hash else 4
     keys = []
     for entry in candidates:
-        keys += [
-            f"spend:d:{day}:{entry['id']}",
-            f"spend:t:{entry['id']}",
-            f"spend:a:{entry['advertiser_id']}",
-            f"credit:a:{entry['advertiser_id']}",
-        ]
-        if viewer.hash:
+        keys += _spend_keys(entry, day)
+        if per == 5:
             keys.append(f"freq:{day}:{viewer.hash}:{entry['id']}")
-    values = get_store().mget(keys)
+    values = get_store().mget(keys) if per == 5 else _spend(index, day, keys)
     eligible = []
     for i, entry in enumerate(candidates):
         day_spend, total, adv, credit = values[i * per : i * per + 4]
@@ -410,7 +445,7 @@ def choose(
             continue  # Spend not loaded yet: nothing could be billed.
         day_spend = int(day_spend or 0)
         unit = entry["unit"]
-        if viewer.hash and int(values[i * per + 4] or 0) >= entry["cap"]:
+        if per == 5 and int(values[i * per + 4] or 0) >= entry["cap"]:
             continue
         if day_spend + unit > entry["daily_cap"]:
             continue
@@ -465,11 +500,11 @@ def serve(request, slot: Slot, count: int = 1, now: datetime | None = None) -> l
                     entry["id"], creative["id"], slot.placement, counter or "served"
                 )
             )
-            if not counter and viewer.hash:
-                counters[f"freq:{day}:{viewer.hash}:{entry['id']}"] = 1
-            elif not counter and viewer.cookie_cap is not None:
+            if not counter and viewer.cookie_cap is not None:
                 viewer.cookie_cap.add(entry["id"])
                 request._ads_cookie_cap = viewer.cookie_cap
+            elif not counter and viewer.hash:
+                counters[f"freq:{day}:{viewer.hash}:{entry['id']}"] = 1
             token_args = {
                 "campaign_id": entry["id"],
                 "creative_id": creative["id"],

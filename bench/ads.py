@@ -203,7 +203,11 @@ async def load(base_url: str, path_for, *, offset: int, **options) -> list:
 
     connector = aiohttp.TCPConnector(limit=options["concurrency"])
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    # No cookie jar: every request is a browser of its own, so no frequency
+    # cap cookie builds up and every "on" page really carries its ads.
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
 
         async def work(index: int):
             index += offset

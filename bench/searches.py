@@ -225,10 +225,13 @@ def set_watermark(*, nothing_new: bool) -> dt.datetime:
 def alert_run(now) -> dict:
     from django.db import connection
 
+    from accounts.models import Notification
     from searches import services
 
     per_search = []
     original = services._matching
+    before = queued_emails()
+    notes_before = Notification.objects.filter(kind="saved_search").count()
 
     def timed(*args, **kwargs):
         started = time.perf_counter()
@@ -244,12 +247,34 @@ def alert_run(now) -> dict:
         stats = services.saved_search_alerts_run(now=now)
     seconds = time.perf_counter() - started
     services._matching = original
+    queued = queued_emails()
     connection.close()
     return {
         "seconds": round(seconds, 1),
         **stats,
+        "searches_per_second": round(stats["checked"] / max(seconds, 0.001)),
+        "emails_queued": queued["emails"] - before["emails"],
+        "email_tasks": queued["tasks"] - before["tasks"],
+        "notifications": Notification.objects.filter(kind="saved_search").count()
+        - notes_before,
         "per_batch_matching_ms": harness.summary(per_search),
     }
+
+
+def queued_emails() -> dict:
+    """The alert emails queued for the worker so far, and in how many tasks."""
+    from django.db import connection
+    from django_tasks_db.models import DBTaskResult
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(jsonb_array_length("
+            "args_kwargs->'kwargs'->'messages')), 0) "
+            f"FROM {DBTaskResult._meta.db_table} WHERE task_path LIKE %s",
+            ["%send_emails"],
+        )
+        tasks, emails = cursor.fetchone()
+    return {"tasks": tasks, "emails": emails}
 
 
 def main(argv=None) -> int:

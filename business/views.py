@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from business import services
 from business.forms import RangeForm
+from nobroker.bsdate import format_ad
 from nobroker.charts import line_chart
 
 # Each table of the dashboard: (title, [(column key, heading)], chart series).
@@ -97,9 +98,8 @@ def _range(request) -> tuple[RangeForm, dict]:
 
 
 def _label(start, period: str) -> str:
-    if period == "month":
-        return start.strftime("%b %Y")
-    return start.strftime("%d %b %Y").lstrip("0")
+    """'Nov 2026' or '3 Nov 2026', in the page's language and digits."""
+    return format_ad(start, "M Y" if period == "month" else "j M Y")
 
 
 def _cell(key: str, value):

@@ -19,12 +19,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from listings.formatting import npr
+from nobroker.numbers import shown
 
 PHOTO_SIZES = "(min-width: 64rem) 33vw, (min-width: 40rem) 50vw, 100vw"
-
-
-def _count(singular: str, plural: str, n: int) -> str:
-    return ngettext(singular, plural, n) % {"n": n}
 
 
 def card_body(listing) -> SafeString:
@@ -52,15 +49,20 @@ def card_body(listing) -> SafeString:
     )
     meta = [listing.get_property_type_display()]
     if listing.property_type != "shop":
-        meta.append(_count("%(n)s bedroom", "%(n)s bedrooms", listing.bedrooms))
+        meta.append(
+            ngettext("%(n)s bedroom", "%(n)s bedrooms", listing.bedrooms)
+            % {"n": shown(listing.bedrooms)}
+        )
     meta.append(listing.locality.name)
     bikes = (
-        _count("%(n)s bike", "%(n)s bikes", listing.bike_parking)
+        ngettext("%(n)s bike", "%(n)s bikes", listing.bike_parking)
+        % {"n": shown(listing.bike_parking)}
         if listing.bike_parking
         else _("No bike parking")
     )
     cars = (
-        _count("%(n)s car", "%(n)s cars", listing.car_parking)
+        ngettext("%(n)s car", "%(n)s cars", listing.car_parking)
+        % {"n": shown(listing.car_parking)}
         if listing.car_parking
         else _("No car parking")
     )
@@ -92,7 +94,8 @@ def card_body(listing) -> SafeString:
         negotiable=negotiable,
         title=listing.title,
         meta=" · ".join(str(conditional_escape(part)) for part in meta),
-        water=_count("Water %(n)s hr/day", "Water %(n)s hrs/day", listing.water_hours),
+        water=ngettext("Water %(n)s hr/day", "Water %(n)s hrs/day", listing.water_hours)
+        % {"n": shown(listing.water_hours)},
         bikes=bikes,
         cars=cars,
         verified=verified,

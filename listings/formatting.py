@@ -3,23 +3,9 @@
 from django.utils.translation import gettext as _
 
 from nobroker.bsdate import localise_digits
+from nobroker.numbers import nepali_grouping
 
-
-def nepali_grouping(number: int) -> str:
-    """1500000 → '15,00,000': the last three digits, then groups of two."""
-    digits = str(abs(int(number)))
-    if len(digits) <= 3:
-        grouped = digits
-    else:
-        head, tail = digits[:-3], digits[-3:]
-        pairs = []
-        while len(head) > 2:
-            pairs.insert(0, head[-2:])
-            head = head[:-2]
-        if head:
-            pairs.insert(0, head)
-        grouped = ",".join([*pairs, tail])
-    return f"-{grouped}" if int(number) < 0 else grouped
+__all__ = ["nepali_grouping", "npr"]
 
 
 def npr(value) -> str:

@@ -20,6 +20,7 @@ from listings import cache as listing_cache
 from listings.forms import SearchForm
 from listings.models import Listing, Locality
 from nobroker import metrics
+from nobroker.numbers import shown
 
 PAGE_SIZE = 20
 # Result sets are counted up to this many and paged no deeper: nobody reads
@@ -445,7 +446,7 @@ def build_search(querydict) -> Search:
             _(
                 "Only the first %(n)s results can be browsed; narrow the search to see more."
             )
-            % {"n": f"{MAX_RESULTS:,}"}
+            % {"n": shown(MAX_RESULTS, grouped=True)}
         )
         page = MAX_PAGE
     return Search(

@@ -24,6 +24,7 @@ from listings.search import (
 )
 from nobroker import metrics, page_cache
 from nobroker.charts import day_label, line_chart
+from nobroker.numbers import shown
 from nobroker.redirects import redirect_next
 
 SIMILAR_COUNT = 4
@@ -165,7 +166,8 @@ def listing_performance(request, pk):
     days = 90 if request.GET.get("days") == "90" else 30
     result = stats.listing_performance(listing=listing, days=days)
     chart = line_chart(
-        title=_("Viewers, contacts and visit requests, last %(n)s days") % {"n": days},
+        title=_("Viewers, contacts and visit requests, last %(n)s days")
+        % {"n": shown(days)},
         labels=[day_label(point["day"]) for point in result.series],
         series=[
             (_("Viewers"), "series-1", [p["unique_viewers"] for p in result.series]),
@@ -274,7 +276,7 @@ def listing_photos(request, pk):
         if added:
             messages.success(
                 request,
-                _("%(n)s photo(s) added.") % {"n": added},
+                _("%(n)s photo(s) added.") % {"n": shown(added)},
             )
         return redirect("listings:photos", pk=listing.pk)
     status = 400 if form.errors else 200

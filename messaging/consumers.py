@@ -1,18 +1,21 @@
 import json
 import time
 from collections import deque
+from datetime import datetime
 from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from messaging.events import conversation_group, user_group
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, message_time
 from messaging.services import MessagingError, amessage_send, conversation_mark_read
-from nobroker import ratelimits
+from nobroker import bsdate, ratelimits
 from nobroker.channel_layers import channel_end
 
 # Close codes the page understands: it stops reconnecting on these.
@@ -57,6 +60,15 @@ def _query_int(scope, name: str) -> int:
         return max(0, int(values[0])) if values else 0
     except ValueError:
         return 0
+
+
+def _page_language(scope, user) -> str:
+    """The language of the page that opened the socket (its `lang`), else the
+    person's own."""
+    values = parse_qs(scope.get("query_string", b"").decode()).get("lang")
+    if values and values[0] in dict(settings.LANGUAGES):
+        return values[0]
+    return user.language or settings.LANGUAGE_CODE
 
 
 def unread_payload(event: dict) -> dict:
@@ -158,6 +170,10 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # Sends count as the form's posts do (messaging:detail).
         self.limit = ratelimits.SocketLimit("messaging:detail", self.scope)
         await self.limit.begin()
+        # Times of the messages this socket sends are written as its page
+        # writes them: language, digits and calendar choice.
+        self.language = _page_language(self.scope, self.user)
+        self.bs_only = self.user.calendar_bs_only
         # Client ids of the messages this socket sent lately.
         self.answered = deque(maxlen=20)
         self.last_typing = 0.0
@@ -169,7 +185,9 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         if after:
             missed = Message.objects.in_conversation(self.conversation).after(after)
             for message in await off_thread(missed.events)(limit=500):
-                await self.send_json({"type": "message", "message": message})
+                await self.send_json(
+                    {"type": "message", "message": self.for_page(message)}
+                )
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
@@ -219,7 +237,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
             return
         self.answered.append(message["client_id"])
         # The sender hears back even on a resend, which broadcasts nothing.
-        await self.send_json({"type": "message", "message": message})
+        await self.send_json({"type": "message", "message": self.for_page(message)})
 
     async def message_new(self, event):
         message = event["message"]
@@ -227,7 +245,18 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         # pages still get it from the group.
         if message["client_id"] in self.answered:
             return
-        await self.send_json({"type": "message", "message": message})
+        await self.send_json({"type": "message", "message": self.for_page(message)})
+
+    def for_page(self, message: dict) -> dict:
+        """The message with its time as this socket's page writes it (the
+        event was made once, in its sender's language)."""
+        token = bsdate.bs_only.set(self.bs_only)
+        try:
+            with translation.override(self.language):
+                written = message_time(datetime.fromisoformat(message["created_at"]))
+        finally:
+            bsdate.bs_only.reset(token)
+        return {**message, "time": written}
 
     async def message_seen(self, event):
         await self.send_json(

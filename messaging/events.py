@@ -7,11 +7,13 @@ The database is the record: when the layer is unreachable the pages catch up
 by fetching, so a failed send is logged and never undoes the write.
 """
 
+import functools
 import logging
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from nobroker.counters import aforget_count, count_key, forget_count
@@ -68,6 +70,17 @@ def send(sends: Sends) -> None:
     async_to_sync(asend)(sends)
 
 
+@functools.cache
+def _cache_rides_with_layer() -> bool:
+    """Whether the cache lives in the channel layer's one Redis (the usual setup)."""
+    layer = settings.CHANNEL_LAYERS.get("default", {})
+    hosts = layer.get("CONFIG", {}).get("hosts", ())
+    cache = settings.CACHES["default"]
+    return cache["BACKEND"] == "django_redis.cache.RedisCache" and list(hosts) == [
+        cache["LOCATION"]
+    ]
+
+
 async def asend(
     sends: Sends, *, forget_unread_of: int | None = None, counted=None
 ) -> None:
@@ -75,20 +88,23 @@ async def asend(
     Sends events now, from the event loop, in order and in one trip to Redis
     when the layer can (`nobroker.channel_layers`). Only for writes already
     committed. `counted`, a socket's `ratelimits.SocketLimit`, counts the
-    write in the same trip as the forgetting of the unread count.
+    write; it and the forgetting of the unread count ride in the events' own
+    trip when the cache is the layer's Redis, else take one trip of their own.
     """
-    if counted is not None:
-        forget = (
-            []
-            if forget_unread_of is None
-            else [count_key("messages", forget_unread_of)]
-        )
-        await counted.count(forget=forget)
-    elif forget_unread_of is not None:
-        await aforget_count("messages", forget_unread_of)
     layer = get_channel_layer()
     send_many = getattr(layer, "group_send_many", None)
+    forget = (
+        [] if forget_unread_of is None else [count_key("messages", forget_unread_of)]
+    )
     try:
+        if counted is not None and send_many is not None and _cache_rides_with_layer():
+            plan = counted.plan(forget=forget)
+            counted.learn(plan, await send_many(sends, then=plan.commands))
+            return
+        if counted is not None:
+            await counted.count(forget=forget)
+        elif forget_unread_of is not None:
+            await aforget_count("messages", forget_unread_of)
         if send_many is not None and len(sends) > 1:
             await send_many(sends)
             return

@@ -9,8 +9,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from listings.models import ListingPhoto
+from nobroker import bsdate
 
 MESSAGE_MAX_LENGTH = 2000
+# A message's time as the conversation page writes it (`ad_bs` in its template:
+# "Wed, 2 Dec · 9:27 PM (17 Mangsir BS)"), for the messages that reach an open
+# page as JSON.
+MESSAGE_TIME_FORMAT = "D, j M · g:i A"
+
+
+def message_time(value) -> str:
+    """The time of a message in the active language, digits and calendar."""
+    return bsdate.format_both(value, MESSAGE_TIME_FORMAT, with_year=False)
+
 
 # Words that ask for money up front, in English and romanised Nepali. Matching is
 # deliberately loose: the result is a gentle reminder, never a block.
@@ -223,7 +234,8 @@ class Message(models.Model):
         return self.body[:60]
 
     def as_event(self) -> dict:
-        """The JSON shape the pages and the websocket share."""
+        """The JSON shape the pages and the websocket share; `time` is written
+        in the active language (a socket rewrites it for its own page)."""
         local = timezone.localtime(self.created_at)
         return {
             "id": self.pk,
@@ -232,7 +244,7 @@ class Message(models.Model):
             "body": self.body,
             "asks_for_money": self.asks_for_money,
             "created_at": local.isoformat(),
-            "time": local.strftime("%a, %-d %b · %-I:%M %p"),
+            "time": message_time(local),
         }
 
 

@@ -23,6 +23,7 @@ from messaging.models import (
 )
 from nobroker import async_db
 from nobroker.counters import cached_count, forget_count
+from nobroker.numbers import shown
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,10 @@ def validate_body(body) -> str:
         raise MessagingError(
             "too_long",
             _("A message can be at most %(max)s characters; this one has %(n)s.")
-            % {"max": f"{MESSAGE_MAX_LENGTH:,}", "n": f"{len(body):,}"},
+            % {
+                "max": shown(MESSAGE_MAX_LENGTH, grouped=True),
+                "n": shown(len(body), grouped=True),
+            },
         )
     return body
 

@@ -12,21 +12,38 @@ from channels_redis.pubsub import RedisPubSubChannelLayer as PubSubLayer
 
 
 class RedisPubSubChannelLayer(PubSubLayer):
-    async def group_send_many(self, sends: list[tuple[str, dict]]) -> None:
-        """Sends each `(group, message)` as `group_send` would, in one trip."""
+    async def group_send_many(
+        self, sends: list[tuple[str, dict]], *, then: list[tuple] = ()
+    ) -> list:
+        """
+        Sends each `(group, message)` as `group_send` would, in one trip.
+
+        `then`: Redis commands (tuples of arguments) to run after the last
+        publish in the same trip, on a layer of one Redis; returns their
+        replies. Messaging uses it for the cache keys a message changes when
+        the cache is that same Redis (`events.asend`).
+        """
         layer = self._get_layer()
+        if then and len(layer._shards) != 1:
+            raise ValueError("Commands ride along only on a layer of one Redis.")
         batches: dict = {}
         for group, message in sends:
             channel = layer._get_group_channel_name(group)
             shard = layer._get_shard(channel)
             batches.setdefault(shard, []).append((channel, self.serialize(message)))
+        if not batches and then:
+            batches[layer._shards[0]] = []
+        replies = []
         for shard, publishes in batches.items():
             async with shard._lock:
                 shard._ensure_redis()
                 pipe = shard._redis.pipeline(transaction=False)
                 for channel, data in publishes:
                     pipe.publish(channel, data)
-                await pipe.execute()
+                for command in then:
+                    pipe.execute_command(*command)
+                replies = (await pipe.execute())[len(publishes) :]
+        return replies
 
     async def channel_discard(self, channel: str) -> None:
         """

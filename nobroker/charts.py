@@ -9,6 +9,8 @@ chart needs no script and a screen reader reads the table.
 from dataclasses import dataclass, field
 from datetime import date
 
+from nobroker.bsdate import format_ad
+
 WIDTH = 640
 HEIGHT = 220
 PAD_LEFT = 44
@@ -33,7 +35,7 @@ class Chart:
     series: list[Series]
     width: int = WIDTH
     height: int = HEIGHT
-    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    y_ticks: list[tuple[float, int]] = field(default_factory=list)
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
     plot_left: int = PAD_LEFT
     plot_right: int = WIDTH - PAD_RIGHT
@@ -66,7 +68,8 @@ def _nice_max(value: int) -> int:
 
 
 def day_label(day: date) -> str:
-    return day.strftime("%d %b").lstrip("0")
+    """'3 Nov', or '३ नोभेम्बर' on a Nepali page."""
+    return format_ad(day, "j M")
 
 
 def line_chart(
@@ -92,7 +95,7 @@ def line_chart(
     for s in chart.series:
         s.points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         s.total = sum(s.values)
-    chart.y_ticks = [(round(y(top * k / 4), 1), f"{top * k // 4:,}") for k in range(5)]
+    chart.y_ticks = [(round(y(top * k / 4), 1), top * k // 4) for k in range(5)]
     # Five labels along the bottom at most: the first, the last, three between.
     if count:
         picks = sorted({round((count - 1) * k / 4) for k in range(5)})

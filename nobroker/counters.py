@@ -87,3 +87,12 @@ def forget_count_on_commit(name: str, user_id: int) -> None:
     """
     forget_count(name, user_id)
     transaction.on_commit(lambda: forget_count(name, user_id))
+
+
+def forget_counts_on_commit(name: str, user_ids) -> None:
+    """`forget_count_on_commit` for many people at once: one cache call each time."""
+    keys = [count_key(name, user_id) for user_id in set(user_ids)]
+    if not keys:
+        return
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))

@@ -43,6 +43,7 @@ from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 
 from nobroker.counters import async_redis
+from nobroker.numbers import shown
 
 logger = logging.getLogger(__name__)
 
@@ -386,7 +387,7 @@ def too_many(request: HttpRequest, retry_after: int, template: str) -> HttpRespo
             {
                 "error": "rate_limited",
                 "message": _("Too many requests. Try again in %(n)s minutes.")
-                % {"n": minutes},
+                % {"n": shown(minutes)},
                 "retry_after": retry_after,
             },
             status=429,
@@ -501,26 +502,44 @@ class SocketLimit:
             return
         self._learn(counters, used, now)
 
-    async def count(self, *, forget: list[str] = ()) -> None:
-        """Counts one stored send and drops the `forget` cache keys, in one trip."""
+    def plan(self, *, forget: list[str] = ()) -> "SendCount":
+        """The Redis commands that count one stored send and drop `forget`."""
         now = time.time()
         counters = self._counters(now)
+        commands = [("DEL", cache.make_key(key)) for key in forget]
+        for counter in counters:
+            key = cache.make_key(counter.key)
+            commands += [("INCR", key), ("EXPIRE", key, counter.period + 1, "NX")]
+        return SendCount(now, counters, commands, skip=len(forget))
+
+    def learn(self, plan: "SendCount", replies: list) -> None:
+        """Takes the counters' new values from the replies to `plan.commands`."""
+        self._learn(plan.counters, replies[plan.skip :: 2], plan.now)
+
+    async def count(self, *, forget: list[str] = ()) -> None:
+        """Counts one stored send and drops the `forget` cache keys, in one trip."""
         try:
             client = async_redis()
             if client is None:  # in-process cache: nothing to wait for
+                now = time.time()
+                counters = self._counters(now)
                 cache.delete_many(list(forget))
-                used = _increment(counters)
-            else:
-                pipe = client.pipeline(transaction=False)
-                for key in forget:
-                    pipe.delete(cache.make_key(key))
-                for counter in counters:
-                    key = cache.make_key(counter.key)
-                    pipe.incr(key)
-                    pipe.expire(key, counter.period + 1, nx=True)
-                results = await pipe.execute()
-                used = results[len(forget) :: 2]
+                self._learn(counters, _increment(counters), now)
+                return
+            plan = self.plan(forget=forget)
+            pipe = client.pipeline(transaction=False)
+            for command in plan.commands:
+                pipe.execute_command(*command)
+            self.learn(plan, await pipe.execute())
         except Exception:  # the cache is down: limits pause, sockets keep working
             logger.warning("Rate limit counter unavailable for %s", self.route)
-            return
-        self._learn(counters, used, now)
+
+
+@dataclass(frozen=True)
+class SendCount:
+    """One send's counting commands (`SocketLimit.plan`), to run in any trip."""
+
+    now: float
+    counters: list
+    commands: list[tuple]
+    skip: int

@@ -80,7 +80,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django.contrib.humanize",
     "django.contrib.postgres",
     "corsheaders",
     "channels",
@@ -373,6 +372,9 @@ if not IS_POSTGRES:
 # ---------------------------------------------------------------------------
 # Off: nothing is counted (an operator's switch; the benchmark's baseline).
 COUNTING_ENABLED = env_bool("COUNTING_ENABLED", True)
+# With Redis, a page's counts go into its process's batch, written every
+# quarter second by a thread (no round trip on the page); tests write at once.
+COUNTING_DEFER_WRITES = env_bool("COUNTING_DEFER_WRITES", not TESTING)
 # Without Redis, each web process flushes its own counts this often (seconds);
 # 0 turns that off (tests flush by hand).
 COUNTING_LOCAL_FLUSH_SECONDS = float(
@@ -394,6 +396,9 @@ ADS_LOCAL_TICKER = env_bool("ADS_LOCAL_TICKER", not REDIS_URL and not TESTING)
 # What a page served is counted by a thread every quarter second, not in the
 # request (tests write at once to read the counts back).
 ADS_DEFER_WRITES = env_bool("ADS_DEFER_WRITES", not TESTING)
+# Seconds a process chooses ads from its copy of the campaigns' spend (read
+# in one trip for all of them); 0 reads it live for every page (tests).
+ADS_SPEND_SECONDS = float(env("ADS_SPEND_SECONDS", "0" if TESTING else "1"))
 
 # ---------------------------------------------------------------------------
 # Internationalisation

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from listings.formatting import npr
 from listings.models import Listing, ListingRent
+from nobroker.numbers import shown
 from rentindex.models import MIN_LISTINGS, RentFigure
 
 MONTHS = 12
@@ -320,7 +321,7 @@ def _group_name(property_type: str, bedrooms: int | None) -> str:
     if bedrooms is None:
         return name
     return ngettext("%(n)s-bedroom %(kind)s", "%(n)s-bedroom %(kind)s", bedrooms) % {
-        "n": bedrooms,
+        "n": shown(bedrooms),
         "kind": name,
     }
 

@@ -5,6 +5,7 @@ from django.views.decorators.cache import cache_control
 
 from listings.models import Listing
 from listings.search import locality_data
+from nobroker.bsdate import format_ad
 from nobroker.charts import line_chart
 from rentindex import services
 from rentindex.models import MIN_LISTINGS
@@ -46,7 +47,7 @@ def rent_index(request):
     trend = (
         line_chart(
             title=_("Median rent by month, %(place)s") % {"place": place_name},
-            labels=[row["month"].strftime("%b %Y") for row in published],
+            labels=[format_ad(row["month"], "M Y") for row in published],
             series=[
                 (_("Median rent (Rs.)"), "series-1", [r["median"] for r in published])
             ],

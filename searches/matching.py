@@ -10,12 +10,15 @@ criteria stored with the saved search (parsed once, when it is saved); a
 test runs random searches both ways and requires the same listings.
 """
 
+import bisect
 import datetime as dt
+import json
+from collections import defaultdict
 
 from django.http import QueryDict
 
 from listings.models import SEARCH_FILTER_COLUMNS
-from listings.search import build_search
+from listings.search import build_search, text_filter
 
 ROW_FIELDS = ("id", "locality_id", "published_at", *SEARCH_FILTER_COLUMNS)
 
@@ -70,3 +73,78 @@ def matches(criteria: dict, row: dict) -> bool:
         c["available_by"]
         and row["available_from"] > dt.date.fromisoformat(c["available_by"])
     )
+
+
+def _micros(moment: dt.datetime) -> int:
+    # Whole microseconds: a float timestamp would round some of them.
+    return (moment - dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(
+        microseconds=1
+    )
+
+
+def filters_key(criteria: dict) -> str:
+    """The same text for criteria that match the same listings: the order of
+    localities and types does not matter (the words keep theirs)."""
+    return json.dumps(
+        {
+            **criteria,
+            "localities": sorted(criteria["localities"]),
+            "types": sorted(criteria["types"]),
+        },
+        sort_keys=True,
+    )
+
+
+class NewListings:
+    """
+    The listings published in an alert run's window (rows of ROW_FIELDS,
+    newest first), matched once per distinct set of filters: people save the
+    same few thousand searches, so each is matched against the new listings
+    once, and each saved search takes those published after its own check.
+    Words match by the database's text search, one query per distinct set of
+    words over the whole window (`window`: the queryset the rows were read by).
+    """
+
+    def __init__(self, rows: list[dict], *, window):
+        self.rows = rows
+        self.window = window
+        self.by_locality = defaultdict(list)
+        for row in rows:
+            self.by_locality[row["locality_id"]].append(row)
+        self._matched: dict[str, tuple[list[int], list[int]]] = {}
+        self._having: dict[tuple, set[int]] = {}
+
+    def _with_words(self, words: tuple) -> set[int]:
+        if words not in self._having:
+            self._having[words] = set(
+                text_filter(self.window, list(words)).values_list("pk", flat=True)
+            )
+        return self._having[words]
+
+    def _match(self, criteria: dict) -> tuple[list[int], list[int]]:
+        pools = (
+            [self.by_locality.get(loc, ()) for loc in criteria["localities"]]
+            if criteria["localities"]
+            else [self.rows]
+        )
+        found = [r for pool in pools for r in pool if matches(criteria, r)]
+        if len(pools) > 1:
+            found.sort(key=lambda r: (r["published_at"], r["id"]), reverse=True)
+        if found and criteria["words"]:
+            having = self._with_words(tuple(criteria["words"]))
+            found = [r for r in found if r["id"] in having]
+        # Ids newest first, and minus their publish times (ascending) to cut
+        # at a check time by bisection.
+        return [r["id"] for r in found], [-_micros(r["published_at"]) for r in found]
+
+    def matching(
+        self, criteria: dict, since: dt.datetime, *, first: int | None = None
+    ) -> list[int]:
+        """Ids of the listings published after `since` that match, newest first
+        (only the `first` few, if given)."""
+        key = filters_key(criteria)
+        if key not in self._matched:
+            self._matched[key] = self._match(criteria)
+        ids, times = self._matched[key]
+        count = bisect.bisect_left(times, -_micros(since))
+        return ids[: count if first is None else min(count, first)]

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from nobroker.numbers import shown
 from searches import services
 from searches.forms import SavedSearchForm, SaveSearchForm
 from searches.models import SavedSearch
@@ -46,7 +47,7 @@ def saved_search_create(request):
             messages.error(
                 request,
                 _("You can keep %(n)s saved searches. Delete one to save another.")
-                % {"n": SavedSearch.MAX_PER_USER},
+                % {"n": shown(SavedSearch.MAX_PER_USER)},
             )
         else:
             messages.success(

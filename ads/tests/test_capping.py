@@ -1,6 +1,6 @@
 """
-The frequency cap of visitors who asked not to be tracked: counted in a
-cookie of campaign ids and counts (ads/capping.py), nothing kept on the server.
+The frequency cap of visitors without an account: counted in a cookie of
+campaign ids and counts (ads/capping.py), nothing kept on the server.
 """
 
 import re
@@ -104,8 +104,18 @@ def test_the_cookie_is_set_on_the_page_and_expires_by_midnight_in_nepal(client):
     assert b'class="ad-label"' not in again.content
 
 
-def test_a_tracked_visitor_gets_no_cap_cookie(client):
+def test_a_visitor_with_tracking_allowed_is_capped_by_the_same_cookie(client):
     live_campaign(placements=["home"], frequency_cap=1)
+    response = client.get("/", HTTP_USER_AGENT=_browser())
+    assert b'class="ad-label"' in response.content
+    assert COUNTS.match(response.cookies[COOKIE_NAME].value)
+    again = client.get("/", HTTP_USER_AGENT=_browser())
+    assert b'class="ad-label"' not in again.content
+
+
+def test_a_signed_in_person_gets_no_cap_cookie(client, tenant):
+    live_campaign(placements=["home"], frequency_cap=1)
+    client.force_login(tenant)
     response = client.get("/", HTTP_USER_AGENT=_browser())
     assert b'class="ad-label"' in response.content
     assert COOKIE_NAME not in response.cookies

@@ -73,13 +73,64 @@ def test_type_and_rent_targeting():
     assert not serving.choose(cheap, viewer)
 
 
-def test_the_frequency_cap_limits_one_viewer_per_day():
+def _carrying(cookie: str, **extra):
+    """A page request from a browser that kept the cap cookie `cookie`."""
+    from ads.capping import COOKIE_NAME
+
+    request = page_request(**extra)
+    if cookie:
+        request.COOKIES[COOKIE_NAME] = cookie
+    return request
+
+
+def _served(request, cookie: str = "") -> tuple[bool, str]:
+    """Whether a home banner was served, and the cookie the browser keeps."""
+    served = bool(serving.serve(request, Slot("home")))
+    cap = getattr(request, "_ads_cookie_cap", None)
+    return served, cap.value() if cap is not None and cap.changed else cookie
+
+
+def test_the_frequency_cap_limits_one_browser_per_day_by_its_cookie():
     live_campaign(frequency_cap=2)
-    request = page_request()
-    assert serving.serve(request, Slot("home"))
+    cookie, seen = "", []
+    for _ in range(3):
+        served, cookie = _served(_carrying(cookie), cookie)
+        seen.append(served)
+    assert seen == [True, True, False]
+    # Another browser, even on the same address, has a cap of its own.
+    assert _served(page_request())[0]
+
+
+def test_the_frequency_cap_limits_a_signed_in_person_on_every_device(tenant):
+    live_campaign(frequency_cap=2)
+    phone = [serving.serve(page_request(user=tenant), Slot("home")) for _ in range(2)]
+    assert all(phone)
+    laptop = page_request(
+        user=tenant, address="198.51.100.4", agent="Mozilla/5.0 (X11)"
+    )
+    assert not serving.serve(laptop, Slot("home"))
+    assert getattr(laptop, "_ads_cookie_cap", None) is None  # no cookie for them
+
+
+def test_choosing_for_a_visitor_reads_the_spend_at_most_once_a_second(
+    settings, monkeypatch
+):
+    settings.ADS_SPEND_SECONDS = 1.0
+    live_campaign(frequency_cap=50)
+    store = serving.get_store()
+    reads = []
+    real_mget = store.mget
+    monkeypatch.setattr(
+        store, "mget", lambda keys: reads.append(keys) or real_mget(keys)
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(serving.time, "monotonic", lambda: clock[0])
+    for _ in range(5):
+        assert serving.serve(page_request(), Slot("home"))
+    assert len(reads) == 1  # one read for all five pages
+    clock[0] += 1.5
     assert serving.serve(page_request(), Slot("home"))
-    assert not serving.serve(page_request(), Slot("home"))
-    assert serving.serve(page_request(address="198.51.100.4"), Slot("home"))
+    assert len(reads) == 2
 
 
 def test_serving_waits_when_the_day_is_ahead_of_its_hourly_plan():
@@ -242,14 +293,17 @@ def test_listing_page_home_and_inbox_carry_their_placements(client, tenant):
     assert b"<script>" not in home.content
 
 
-def test_served_counts_are_written_beside_the_page_in_batches(settings, monkeypatch):
+def test_served_counts_are_written_beside_the_page_in_batches(
+    settings, monkeypatch, tenant
+):
     settings.ADS_DEFER_WRITES = True
     # The test writes the batch itself instead of the quarter-second thread.
     started = threading.Event()
     started.set()
     monkeypatch.setattr(serving, "_writer_started", started)
     campaign = live_campaign(frequency_cap=1)
-    request = page_request()
+    # A signed-in person: their cap is counted in the store, in the batch.
+    request = page_request(user=tenant)
     with CaptureQueriesContext(connection):
         assert serving.serve(request, Slot("home"))
     counting.flush()
@@ -257,4 +311,4 @@ def test_served_counts_are_written_beside_the_page_in_batches(settings, monkeypa
     serving.write_pending()  # what the writer thread does every quarter second
     counting.flush()
     assert DailyStat.objects.get(campaign=campaign).served == 1
-    assert not serving.serve(page_request(), Slot("home"))  # the cap is counted
+    assert not serving.serve(page_request(user=tenant), Slot("home"))  # capped

@@ -6,6 +6,7 @@ REDIS_URL is set (as in CI), in-memory otherwise.
 
 import asyncio
 import logging
+import re
 import uuid
 from urllib.parse import urlsplit
 
@@ -15,13 +16,14 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from accounts.tests.factories import UserFactory
 from messaging import events, services
 from messaging.consumers import CLOSE_LOGGED_OUT
-from messaging.models import Block, Message
+from messaging.models import Block, Message, message_time
 from messaging.tests.factories import ConversationFactory, MessageFactory
-from nobroker import async_db
+from nobroker import async_db, bsdate
 from nobroker.asgi import application
 from nobroker.counters import cached_count
 
@@ -196,6 +198,42 @@ async def test_message_reaches_the_other_participant_and_is_stored_first(
     assert await receive_type(owner, "unread") == {"type": "unread", "added": 1}
     await tenant.disconnect()
     await owner.disconnect()
+
+
+async def test_each_page_gets_the_message_time_written_in_its_own_language(
+    conversation, tenant_session, owner_session
+):
+    """The tenant's page is in English, the owner's in Nepali (with BS dates
+    only): each socket writes the time as its page writes the others."""
+    owner = conversation.owner
+    owner.calendar_bs_only = True
+    await database_sync_to_async(owner.save)(update_fields=["calendar_bs_only"])
+    tenant = socket(path_of(conversation) + "?lang=en", tenant_session)
+    owner_socket = socket(path_of(conversation) + "?lang=ne", owner_session)
+    assert (await tenant.connect())[0]
+    assert (await owner_socket.connect())[0]
+    await tenant.send_json_to(
+        {"type": "message", "client_id": str(uuid.uuid4()), "body": "Namaste"}
+    )
+    mine = (await receive_type(tenant, "message"))["message"]
+    theirs = (await receive_type(owner_socket, "message"))["message"]
+    stored = await database_sync_to_async(Message.objects.get)(pk=mine["id"])
+    with translation.override("en"):
+        assert mine["time"] == message_time(stored.created_at)
+    assert re.fullmatch(
+        r"\w{3}, \d{1,2} \w{3} · \d{1,2}:\d{2} [AP]M \(.+ BS\)", mine["time"]
+    )
+    token = bsdate.bs_only.set(True)
+    try:
+        with translation.override("ne"):
+            assert theirs["time"] == message_time(stored.created_at)
+    finally:
+        bsdate.bs_only.reset(token)
+    assert not re.search("[0-9]", theirs["time"]) and re.search("[०-९]", theirs["time"])
+    # Everything else is the same event.
+    assert {**theirs, "time": ""} == {**mine, "time": ""}
+    await tenant.disconnect()
+    await owner_socket.disconnect()
 
 
 async def test_sender_gets_its_message_back_once_and_its_other_tab_too(

@@ -1,3 +1,4 @@
+import re
 import uuid
 
 import pytest
@@ -166,6 +167,21 @@ def test_since_returns_only_newer_messages(client, conversation):
     ids = [m["id"] for m in data.json()["messages"]]
     assert ids == [second.pk]
     assert data.json()["unread"] == 2
+
+
+@pytest.mark.parametrize("language", ["en", "ne"])
+def test_fetched_messages_carry_the_time_exactly_as_the_page_writes_it(
+    client, conversation, settings, language
+):
+    message = MessageFactory(conversation=conversation, sender=conversation.owner)
+    client.force_login(conversation.tenant)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = client.get(conversation.get_absolute_url()).content.decode()
+    data = client.get(reverse("messaging:since", args=[conversation.pk, 0])).json()
+    fetched = data["messages"][0]
+    assert fetched["id"] == message.pk
+    assert f">{fetched['time']}</time>" in page
+    assert bool(re.search("[०-९]", fetched["time"])) == (language == "ne")
 
 
 def test_older_messages_page_without_javascript(client, conversation):

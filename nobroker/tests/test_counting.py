@@ -2,6 +2,7 @@
 
 import logging
 import os
+import time
 import uuid
 from datetime import date
 
@@ -259,3 +260,41 @@ def test_the_flush_command_applies_what_was_counted(store, ledger):
     counting.count("test.view", 5, amount=2)
     call_command("flush_counts")
     assert ledger.counts == {(counting.timezone.localdate(), "5"): 2}
+
+
+def test_deferred_counts_reach_redis_from_the_thread_and_the_flush(
+    settings, ledger, monkeypatch
+):
+    """Outside tests a page's counts wait in its process's batch, not on Redis."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set: deferred writes are for the Redis store")
+    settings.REDIS_URL = url
+    settings.REDIS_KEY_PREFIX = f"test-counting-{uuid.uuid4().hex[:8]}"
+    settings.COUNTING_DEFER_WRITES = True
+    monkeypatch.setattr(counting, "WRITE_EVERY_SECONDS", 1.0)
+    counting.is_crawler(PHONE_BROWSER)  # the detector's first use is slow
+    counting.reset_backend()
+    store = counting.backend()
+    assert isinstance(store, counting.DeferredWrites)
+    try:
+        calls = []
+        real_add = store.store.add
+        store.store.add = lambda **kw: calls.append(kw) or real_add(**kw)
+        for address in ("203.0.113.7", "203.0.113.7", "203.0.113.8"):
+            assert counting.count_request(_request(address=address), "test.view", 7)
+        assert calls == []  # nothing sent while the pages ran
+        deadline = time.monotonic() + 5
+        while not calls:  # the writer thread sends the batch in one call
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert len(calls) == 1
+        counting.count_request(_request(address="203.0.113.9"), "test.view", 7)
+        counting.flush()  # writes this process's batch first
+        today = counting.timezone.localdate()
+        assert ledger.counts == {(today, "7"): 4}
+        assert ledger.uniques == {(today, "7"): 3}
+    finally:
+        for key in store.client.scan_iter(match=store.prefix + "*"):
+            store.client.delete(key)
+        counting.reset_backend()

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.csp import LazyNonce
@@ -161,8 +161,8 @@ def test_ads_are_chosen_and_capped_per_request_on_hits(client):
     assert [p[page_cache.HEADER] for p in pages] == ["miss", "hit", "hit"]
     banners = [b'class="ad-banner"' in p.content for p in pages]
     assert banners == [True, True, False]
-    # Another visitor has a cap of their own.
-    other = _get(client, "/", REMOTE_ADDR="198.51.100.4")
+    # Another visitor (another browser) has a cap of their own.
+    other = _get(Client(), "/", REMOTE_ADDR="198.51.100.4")
     assert other[page_cache.HEADER] == "hit"
     assert b'class="ad-banner"' in other.content
 

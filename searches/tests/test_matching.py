@@ -12,7 +12,7 @@ from listings.models import Listing
 from listings.search import build_search
 from listings.tests.factories import ListingFactory, locality
 from nobroker.i18n import normalise_value
-from searches.matching import ROW_FIELDS, criteria_for, matches
+from searches.matching import ROW_FIELDS, NewListings, criteria_for, matches
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +72,56 @@ def test_random_searches_match_the_same_listings_both_ways():
         )
         in_memory = {r["id"] for r in rows if matches(criteria, r)}
         assert in_memory == by_sql, query
+
+
+def test_grouped_matching_finds_what_the_search_page_finds_since_each_check():
+    """Many saved searches share filters but not check times: each distinct
+    filter set is matched once (NewListings), and each search still gets
+    exactly the page's listings published after its own check, words too."""
+    rng = random.Random(4111)
+    now = timezone.now()
+    for _ in range(60):
+        ListingFactory(
+            locality=locality(rng.choice(SLUGS)),
+            property_type=rng.choice(["room", "flat", "house"]),
+            rent=rng.randrange(5000, 80000, 2500),
+            bedrooms=rng.randint(1, 4),
+            water_hours=rng.randint(0, 24),
+            pets_allowed=rng.random() < 0.5,
+            description=" ".join(rng.sample(["quiet", "balcony", "garden", "पानी"], 2)),
+            published_at=now - dt.timedelta(hours=rng.randint(1, 48)),
+        )
+    window = Listing.objects.published()
+    rows = list(window.order_by("-published_at", "-id").values(*ROW_FIELDS))
+    new = NewListings(rows, window=window)
+    queries = []
+    for _ in range(25):
+        query = _random_query(rng)
+        if rng.random() < 0.5:
+            query += "&" + urlencode(
+                {"q": rng.choice(["quiet", "balcony garden", "पानी"])}
+            )
+        queries.append(
+            urlencode(
+                [
+                    (k, normalise_value(v))
+                    for k, vs in QueryDict(query).lists()
+                    for v in vs
+                ]
+            )
+        )
+    found_with_words = 0
+    for _ in range(120):
+        query = rng.choice(queries)
+        since = now - dt.timedelta(hours=rng.randint(0, 50), minutes=rng.randint(0, 59))
+        by_sql = list(
+            build_search(QueryDict(query))
+            .queryset()
+            .filter(published_at__gt=since)
+            .order_by("-published_at", "-id")
+            .values_list("pk", flat=True)
+        )
+        criteria = criteria_for(query)
+        assert new.matching(criteria, since) == by_sql, (query, since)
+        found_with_words += bool(by_sql and criteria["words"])
+    assert found_with_words > 10

@@ -219,7 +219,9 @@
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + window.location.host + root.dataset.wsPath + "?after=" + lastId());
+    // The page's language: the server writes message times the way this page does.
+    socket = new WebSocket(scheme + window.location.host + root.dataset.wsPath + "?after=" + lastId() +
+      "&lang=" + encodeURIComponent(document.documentElement.lang || ""));
     socket.onopen = function () {
       delay = 1000;
       root.dataset.live = "";

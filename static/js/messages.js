@@ -4,11 +4,22 @@
   "use strict";
   var badge = document.querySelector("[data-unread-badge]");
   var number = badge && badge.querySelector("[data-unread-number]");
+  var nepali = (document.documentElement.lang || "").indexOf("ne") === 0;
+
+  // The count as the page shows its numbers (Nepali digits on a Nepali page);
+  // the number itself stays in data-count.
+  function shown(count) {
+    var text = String(count);
+    return nepali ? text.replace(/[0-9]/g, function (d) { return "०१२३४५६७८९"[+d]; }) : text;
+  }
+
+  function current() { return parseInt(badge.dataset.count, 10) || 0; }
 
   function setUnread(count) {
     if (!badge) { return; }
     count = Math.max(0, parseInt(count, 10) || 0);
-    number.textContent = String(count);
+    badge.dataset.count = String(count);
+    number.textContent = shown(count);
     badge.hidden = count === 0;
   }
   // A socket event carries the exact `count`, or the number of messages just
@@ -16,8 +27,8 @@
   function applyUnread(data) {
     if (data.count !== undefined) {
       setUnread(data.count);
-    } else if (number) {
-      setUnread((parseInt(number.textContent, 10) || 0) + (parseInt(data.added, 10) || 0));
+    } else if (badge) {
+      setUnread(current() + (parseInt(data.added, 10) || 0));
     }
   }
   window.nbMessages = { setUnread: setUnread, applyUnread: applyUnread };
