@@ -73,6 +73,18 @@ def _clear_cache():
     listing_cache._local_version.clear()
 
 
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Each test starts in the site's language: a page fetched in Nepali by the
+    test client leaves Nepali active in the thread (LocaleMiddleware does not
+    undo it), which the next test would inherit."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def password():
     return PASSWORD

@@ -1,3 +1,4 @@
+import functools
 import re
 
 from django.conf import settings
@@ -5,7 +6,7 @@ from django.db import models
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from listings.models import ListingPhoto
@@ -20,7 +21,23 @@ MESSAGE_TIME_FORMAT = "D, j M · g:i A"
 
 def message_time(value) -> str:
     """The time of a message in the active language, digits and calendar."""
-    return bsdate.format_both(value, MESSAGE_TIME_FORMAT, with_year=False)
+    return _message_time(
+        value.replace(second=0, microsecond=0),
+        translation.get_language(),
+        bsdate.bs_only.get(),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _message_time(minute, language: str | None, bs_only: bool) -> str:
+    # Written once per minute, language and calendar choice: a chat message is
+    # written for every socket it reaches, and the BS conversion is not cheap.
+    token = bsdate.bs_only.set(bs_only)
+    try:
+        with translation.override(language):
+            return bsdate.format_both(minute, MESSAGE_TIME_FORMAT, with_year=False)
+    finally:
+        bsdate.bs_only.reset(token)
 
 
 # Words that ask for money up front, in English and romanised Nepali. Matching is

@@ -258,9 +258,13 @@ class _Counter:
 
 def _counter(bucket: str, rate: str, value: str, now: float) -> _Counter:
     count, period = parse_rate(rate)
+    return _window_counter(f"rl:{bucket}:{period}:{_hashed(value)}", count, period, now)
+
+
+def _window_counter(base: str, count: int, period: int, now: float) -> _Counter:
     window = int(now // period)
     return _Counter(
-        key=f"rl:{bucket}:{period}:{_hashed(value)}:{window}",
+        key=f"{base}:{window}",
         count=count,
         period=period,
         window_ends=(window + 1) * period,
@@ -463,17 +467,26 @@ class SocketLimit:
         self.user_id = user.pk if user is not None and user.is_authenticated else None
         self.address = scope_address(scope)
         self.paused_until = 0.0
+        self._bases: list[tuple[str, int, int]] | None = None
 
     def _counters(self, now: float) -> list[_Counter]:
-        return _counters(
-            self.route,
-            self.limit,
-            user_id=self.user_id,
-            address=self.address,
-            email="",
-            device="",
-            now=now,
-        )
+        if self._bases is None:  # hashed once per socket, not per send
+            self._bases = [
+                (counter.key.rpartition(":")[0], counter.count, counter.period)
+                for counter in _counters(
+                    self.route,
+                    self.limit,
+                    user_id=self.user_id,
+                    address=self.address,
+                    email="",
+                    device="",
+                    now=now,
+                )
+            ]
+        return [
+            _window_counter(base, count, period, now)
+            for base, count, period in self._bases
+        ]
 
     def wait(self) -> int:
         """0 when the next send may go, else the seconds left to wait."""
