@@ -4,7 +4,7 @@ import logging
 import os
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -232,9 +232,12 @@ def test_do_not_track_and_gpc_count_in_the_total_only(store, ledger, tenant):
 
 def test_visitor_hash_keeps_no_address_or_agent_and_changes_every_day(store):
     request = _request()
-    today = counting.visitor_hash(request, day=date(2026, 12, 1))
-    assert today == counting.visitor_hash(request, day=date(2026, 12, 1))
-    assert today != counting.visitor_hash(request, day=date(2026, 12, 2))
+    # Days relative to now: a day's key lives until the end of the next day,
+    # so a fixed date stops having one once that has passed.
+    day = counting.timezone.localdate()
+    today = counting.visitor_hash(request, day=day)
+    assert today == counting.visitor_hash(request, day=day)
+    assert today != counting.visitor_hash(request, day=day + timedelta(days=1))
     assert "203.0.113.7" not in today and "Android" not in today
     assert len(today) == 32
 
