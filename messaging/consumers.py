@@ -4,10 +4,8 @@ from collections import deque
 from datetime import datetime
 from urllib.parse import parse_qs
 
-from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -17,6 +15,7 @@ from messaging.models import Conversation, Message, message_time
 from messaging.services import MessagingError, amessage_send, conversation_mark_read
 from nobroker import bsdate, ratelimits
 from nobroker.channel_layers import channel_end
+from nobroker.consumers import SiteSocket
 
 # Close codes the page understands: it stops reconnecting on these.
 CLOSE_NOT_ALLOWED = 4403
@@ -78,20 +77,13 @@ def unread_payload(event: dict) -> dict:
     return {"type": "unread", "added": event["added"]}
 
 
-class SessionSocketMixin:
+class SessionSocket(SiteSocket):
     """Both sockets close when their session logs out."""
 
-    async def __call__(self, scope, receive, send):
-        try:
-            await super().__call__(scope, receive, send)
-        except Disconnected:
-            # The socket closed while an event for it was being sent: the
-            # socket is gone, which is what its closing would do anyway.
-            pass
-        finally:
-            # However the socket ended, nothing of it stays subscribed.
-            if getattr(self, "channel_name", None):
-                await channel_end(self.channel_layer, self.channel_name, self.groups)
+    async def ended(self) -> None:
+        # However the socket ended, nothing of it stays subscribed.
+        if getattr(self, "channel_name", None):
+            await channel_end(self.channel_layer, self.channel_name, self.groups)
 
     async def dispatch(self, message):
         """
@@ -149,7 +141,7 @@ class SessionSocketMixin:
         return content if isinstance(content, dict) else {}
 
 
-class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
+class ConversationConsumer(SessionSocket):
     """Live messages, typing and "seen" marks of one conversation."""
 
     typing_interval = 2.0
@@ -271,7 +263,7 @@ class ConversationConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
         await self.send_json(unread_payload(event))
 
 
-class UnreadConsumer(SessionSocketMixin, AsyncJsonWebsocketConsumer):
+class UnreadConsumer(SessionSocket):
     """Keeps the header's unread badge current on every page."""
 
     async def connect(self):

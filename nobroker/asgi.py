@@ -13,7 +13,6 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from nobroker.logs import WebsocketRequestId  # noqa: E402
 from nobroker.origins import SiteOriginValidator  # noqa: E402
 from nobroker.routing import websocket_urlpatterns  # noqa: E402
 
@@ -21,7 +20,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": SiteOriginValidator(
-            AuthMiddlewareStack(WebsocketRequestId(URLRouter(websocket_urlpatterns)))
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }
 )

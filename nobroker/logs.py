@@ -226,57 +226,27 @@ class RequestLogMiddleware:
                 var.reset(token)
 
 
-class WebsocketRequestId:
-    """
-    ASGI middleware for websockets, inside the auth middleware: each connection
-    gets a request id for its log lines, and its opening and closing are
-    logged (and counted: nobroker.metrics).
-    """
+def websocket_context(scope) -> None:
+    """Sets the context of a websocket's log lines (see `nobroker.consumers`):
+    a request id, the user's id and the view "websocket"."""
+    header = dict(scope.get("headers", ())).get(b"x-request-id", b"")
+    request_id_var.set(request_id_from(header.decode("latin-1")))
+    user = scope.get("user")
+    loaded = user is not None and getattr(user, "_wrapped", None) is not empty
+    user_id_var.set(user.pk if loaded and user.is_authenticated else None)
+    view_var.set("websocket")
 
-    def __init__(self, app):
-        self.app = app
 
-    async def __call__(self, scope, receive, send):
-        from nobroker import metrics
+def websocket_opened(scope) -> None:
+    access_logger.info("websocket opened %s", scope.get("path", ""))
 
-        header = dict(scope.get("headers", [])).get(b"x-request-id", b"")
-        request_id = request_id_from(header.decode("latin-1"))
-        scope = {**scope, "request_id": request_id}
-        user = scope.get("user")
-        loaded = user is not None and getattr(user, "_wrapped", None) is not empty
-        route = scope.get("path", "")
-        tokens = [
-            request_id_var.set(request_id),
-            user_id_var.set(user.pk if loaded and user.is_authenticated else None),
-            view_var.set("websocket"),
-        ]
-        accepted = False
-        started = time.perf_counter()
 
-        async def watching_send(message):
-            nonlocal accepted
-            if message["type"] == "websocket.accept" and not accepted:
-                accepted = True
-                metrics.websocket_opened()
-                access_logger.info("websocket opened %s", route)
-            await send(message)
-
-        try:
-            return await self.app(scope, receive, watching_send)
-        finally:
-            if accepted:
-                metrics.websocket_closed()
-                access_logger.info(
-                    "websocket closed %s",
-                    route,
-                    extra={
-                        "duration_ms": round((time.perf_counter() - started) * 1000)
-                    },
-                )
-            for var, token in zip(
-                (request_id_var, user_id_var, view_var), tokens, strict=True
-            ):
-                var.reset(token)
+def websocket_closed(scope, accepted_at: float) -> None:
+    access_logger.info(
+        "websocket closed %s",
+        scope.get("path", ""),
+        extra={"duration_ms": round((time.perf_counter() - accepted_at) * 1000)},
+    )
 
 
 # --- Tasks ------------------------------------------------------------------------

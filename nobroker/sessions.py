@@ -11,6 +11,9 @@ from nobroker.metrics import count_cache
 class CountingCache:
     """A cache whose get() and aget() count hits and misses; the rest passes through."""
 
+    # One per session, and an open socket keeps its session: no __dict__.
+    __slots__ = ("_cache", "_use")
+
     def __init__(self, cache, use: str):
         self._cache = cache
         self._use = use

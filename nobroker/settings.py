@@ -266,6 +266,8 @@ if REDIS_URL:
             "KEY_PREFIX": REDIS_KEY_PREFIX,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # One Redis client per process, not one per request or socket.
+                "CONNECTION_FACTORY": "nobroker.redis_clients.SharedClientConnectionFactory",
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
                 # A Redis outage becomes a cache miss (and a log line), never a 500.
