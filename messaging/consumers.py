@@ -7,13 +7,12 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from messaging.events import conversation_group, user_group
 from messaging.models import Conversation, Message, message_time
 from messaging.services import MessagingError, amessage_send, conversation_mark_read
-from nobroker import bsdate, ratelimits
+from nobroker import ratelimits
 from nobroker.channel_layers import channel_end
 from nobroker.consumers import SiteSocket
 
@@ -242,13 +241,8 @@ class ConversationConsumer(SessionSocket):
     def for_page(self, message: dict) -> dict:
         """The message with its time as this socket's page writes it (the
         event was made once, in its sender's language)."""
-        token = bsdate.bs_only.set(self.bs_only)
-        try:
-            with translation.override(self.language):
-                written = message_time(datetime.fromisoformat(message["created_at"]))
-        finally:
-            bsdate.bs_only.reset(token)
-        return {**message, "time": written}
+        created = datetime.fromisoformat(message["created_at"])
+        return {**message, "time": message_time(created, self.language, self.bs_only)}
 
     async def message_seen(self, event):
         await self.send_json(

@@ -19,12 +19,15 @@ MESSAGE_MAX_LENGTH = 2000
 MESSAGE_TIME_FORMAT = "D, j M · g:i A"
 
 
-def message_time(value) -> str:
-    """The time of a message in the active language, digits and calendar."""
+def message_time(
+    value, language: str | None = None, bs_only: bool | None = None
+) -> str:
+    """The time of a message in `language` and calendar choice (by default
+    the active ones)."""
     return _message_time(
         value.replace(second=0, microsecond=0),
-        translation.get_language(),
-        bsdate.bs_only.get(),
+        language or translation.get_language(),
+        bsdate.bs_only.get() if bs_only is None else bs_only,
     )
 
 
