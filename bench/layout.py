@@ -285,6 +285,9 @@ def measure(args, data) -> list[dict]:
     env["CSRF_TRUSTED_ORIGINS"] = "https://127.0.0.1"
     # wrk plays the load balancer: its X-Forwarded-For is the client's address.
     env["PROXY_COUNT"] = "1"
+    # No worker recycling during a run: a recycled worker takes its CPU time
+    # with it, and the CPU per request would come out wrong.
+    env["GUNICORN_MAX_REQUESTS"] = "0"
     root = Path(tempfile.mkdtemp(prefix="bench-layout-"))
     root.chmod(0o755)
     servers = [
