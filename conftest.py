@@ -63,14 +63,17 @@ def _clear_cache():
     from django.core.cache import cache
 
     from listings import cache as listing_cache
+    from nobroker import recent
 
     cache.clear()
     listing_cache._local_localities.clear()
     listing_cache._local_version.clear()
+    recent.clear_all()
     yield
     cache.clear()
     listing_cache._local_localities.clear()
     listing_cache._local_version.clear()
+    recent.clear_all()
 
 
 @pytest.fixture(autouse=True)

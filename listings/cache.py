@@ -14,6 +14,7 @@ from django.utils.translation import get_language
 
 from listings import cards
 from nobroker import metrics
+from nobroker.recent import Recent
 
 VERSION_KEY = "listings:version"
 SEARCH_TIMEOUT = 60 * 5
@@ -22,6 +23,10 @@ LOCALITIES_KEY = "listings:localities:v3"
 LOCALITIES_TIMEOUT = 60 * 60 * 24
 # As long as a listing page: a card shows the owner's verified badge too.
 CARD_TIMEOUT = DETAIL_TIMEOUT
+# This process's copy of the cards and listing pages it showed lately
+# (nobroker/recent.py).
+RECENT_CARDS = Recent(size=4000, seconds=60)
+RECENT_DETAILS = Recent(size=512, seconds=10)
 
 
 # Every cached read needs the version, so each process reads it from the
@@ -87,7 +92,10 @@ def keep_localities_locally(data) -> None:
 
 def forget_localities() -> None:
     def _forget():
+        from listings.search import RECENT_SEARCHES
+
         _local_localities.clear()
+        RECENT_SEARCHES.clear()
         cache.delete(LOCALITIES_KEY)
 
     transaction.on_commit(_forget)
@@ -105,7 +113,14 @@ def card_bodies(listings) -> list[tuple]:
         return []
     prefix = f"listings:card:{current_version()}:{get_language() or ''}:"
     keys = [f"{prefix}{listing.pk}" for listing in listings]
-    found = metrics.cache_get_many("cards", keys)
+    found = {key: body for key in keys if (body := RECENT_CARDS.get(key)) is not None}
+    if found:
+        metrics.count_cache("cards", hits=len(found), misses=0)
+    if len(found) < len(keys):
+        stored = metrics.cache_get_many("cards", [k for k in keys if k not in found])
+        for key, body in stored.items():
+            RECENT_CARDS.put(key, body)
+        found.update(stored)
     missing = {}
     bodies = []
     for key, listing in zip(keys, listings, strict=True):
@@ -113,6 +128,7 @@ def card_bodies(listings) -> list[tuple]:
         if body is None:
             body = cards.card_body(listing)
             missing[key] = body
+            RECENT_CARDS.put(key, body)
         bodies.append((listing, body))
     if missing:
         cache.set_many(missing, CARD_TIMEOUT)

@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q
 from django.utils.html import format_html_join
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from listings import cache as listing_cache
@@ -21,6 +22,7 @@ from listings.forms import SearchForm
 from listings.models import Listing, Locality
 from nobroker import metrics
 from nobroker.numbers import shown
+from nobroker.recent import Recent
 
 PAGE_SIZE = 20
 # Result sets are counted up to this many and paged no deeper: nobody reads
@@ -391,7 +393,28 @@ class Search:
         return suggestions
 
 
+# This process's searches built lately, per query and language: a busy search
+# page is not validated and resolved again on every request. A Search is
+# not changed once built; a change of the localities forgets them all
+# (listings/cache.py).
+RECENT_SEARCHES = Recent(size=512, seconds=30)
+
+
 def build_search(querydict) -> Search:
+    """The search a query asks for (the same object for the same query and
+    language, for a while: see RECENT_SEARCHES)."""
+    key = (
+        get_language(),
+        tuple(sorted((k, tuple(querydict.getlist(k))) for k in querydict)),
+    )
+    search = RECENT_SEARCHES.get(key)
+    if search is None:
+        search = _build_search(querydict)
+        RECENT_SEARCHES.put(key, search)
+    return search
+
+
+def _build_search(querydict) -> Search:
     params = {k: querydict.getlist(k) for k in querydict}
     form = SearchForm(querydict)
     form.is_valid()
@@ -462,11 +485,21 @@ def build_search(querydict) -> Search:
     )
 
 
+# This process's copy of the results it read lately, by their versioned key
+# (nobroker/recent.py). Results are not changed by what shows them.
+RECENT_RESULTS = Recent(size=256, seconds=10)
+
+
 def run_search(search: Search) -> dict:
     """One page of results and a capped count: two or three queries, any size."""
     key = listing_cache.search_key(search.cache_params)
+    cached = RECENT_RESULTS.get(key)
+    if cached is not None:
+        metrics.count_cache("search", hits=1, misses=0)
+        return cached
     cached = metrics.cache_get("search", key)
     if cached is not None:
+        RECENT_RESULTS.put(key, cached)
         return cached
     qs = search.queryset()
     # Counts at most MAX_RESULTS + 1 keys, never the whole result set.
@@ -493,4 +526,5 @@ def run_search(search: Search) -> dict:
         "pages": pages,
     }
     cache.set(key, result, listing_cache.SEARCH_TIMEOUT)
+    RECENT_RESULTS.put(key, result)
     return result

@@ -107,8 +107,13 @@ def _similar_queryset(listing):
 def _detail_bundle(pk: int) -> dict | None:
     """The listing, its photos and similar listings nearby, cached while unchanged."""
     key = listing_cache.detail_key(pk)
+    bundle = listing_cache.RECENT_DETAILS.get(key)
+    if bundle is not None:
+        metrics.count_cache("listing_page", hits=1, misses=0)
+        return bundle
     bundle = metrics.cache_get("listing_page", key)
     if bundle is not None:
+        listing_cache.RECENT_DETAILS.put(key, bundle)
         return bundle
     listing = Listing.objects.select_related("locality", "owner").filter(pk=pk).first()
     if listing is None:
@@ -118,6 +123,7 @@ def _detail_bundle(pk: int) -> dict | None:
     bundle = {"listing": listing, "photos": photos, "similar": similar}
     if listing.is_published:
         cache.set(key, bundle, listing_cache.DETAIL_TIMEOUT)
+        listing_cache.RECENT_DETAILS.put(key, bundle)
     return bundle
 
 

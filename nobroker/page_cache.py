@@ -30,6 +30,7 @@ from django.utils.translation import get_language
 
 from listings import cache as listing_cache
 from nobroker import metrics
+from nobroker.recent import Recent
 
 # The marks a `{% fresh %}` block writes around itself while its page is
 # rendered for the cache; NUL and SOH never occur in a page's HTML.
@@ -37,6 +38,9 @@ OPEN = "\x00"
 SPLIT = "\x01"
 FRESH = re.compile("\x00([a-z_]+)\x01(.*?)\x00", re.DOTALL)
 HEADER = "X-Page-Cache"
+# This process's copy of the pages it served lately (nobroker/recent.py): a
+# busy page is then not read from Redis and unpickled on every request.
+RECENT = Recent(size=256, seconds=10)
 
 
 def _countable_anonymous(request) -> bool:
@@ -83,10 +87,15 @@ def serve(request, fresh: dict | None = None) -> HttpResponse | None:
     if not _countable_anonymous(request):
         return None
     page_key = key(request)
-    entry = metrics.cache_get("page", page_key)
-    if entry is None:
-        request._page_cache_key = page_key
-        return None
+    entry = RECENT.get(page_key)
+    if entry is not None:
+        metrics.count_cache("page", hits=True, misses=False)
+    else:
+        entry = metrics.cache_get("page", page_key)
+        if entry is None:
+            request._page_cache_key = page_key
+            return None
+        RECENT.put(page_key, entry)
     template = get_template(entry["template"]).template
     nodes = _fresh_nodes(template)
     context = Context({**(fresh or {}), "request": request, "user": request.user})
@@ -129,4 +138,5 @@ def keep(request, response, template_name: str):
         "content_type": response["Content-Type"],
     }
     cache.set(page_key, entry, settings.PAGE_CACHE_SECONDS)
+    RECENT.put(page_key, entry, settings.PAGE_CACHE_SECONDS)
     return _headers(response, "miss")

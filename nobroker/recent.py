@@ -1,0 +1,59 @@
+"""
+A process's own copy of what it read from the cache lately, for keys that
+carry the listings cache version (whole pages, result cards).
+
+Such a key names one unchanging value: any change to a listing bumps the
+version, and every key after it is new (listings/cache.py). So the copy can
+never be older than the version this process reads (at most a second old,
+as every cached read already is), and a busy page is read from this
+process's memory instead of from Redis and unpickled on every request. Each
+copy is small and bounded by count and by age.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+
+_all: list["Recent"] = []
+
+
+class Recent:
+    """At most `size` values, each for at most `seconds`, the least recently
+    used dropped first. Values must not be changed by whoever reads them."""
+
+    def __init__(self, size: int, seconds: float):
+        self.size = size
+        self.seconds = seconds
+        self._items: OrderedDict = OrderedDict()
+        # Pages run on several threads under ASGI.
+        self._lock = threading.Lock()
+        _all.append(self)
+
+    def get(self, key):
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            if found[0] <= time.monotonic():
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return found[1]
+
+    def put(self, key, value, seconds: float | None = None) -> None:
+        expires = time.monotonic() + min(seconds or self.seconds, self.seconds)
+        with self._lock:
+            self._items[key] = (expires, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def clear_all() -> None:
+    """Forgets every copy (tests, after clearing the cache itself)."""
+    for recent in _all:
+        recent.clear()
