@@ -6,8 +6,10 @@ as a listing card. The same functions draw the advertiser's previews (with no
 tokens: the preview's link goes nowhere and nothing is counted).
 """
 
+import functools
 import secrets
 
+from django.conf import settings
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
@@ -135,6 +137,12 @@ def fill_template(html: str, *, view_token: str, click_token: str) -> SafeString
 
 def assets() -> SafeString:
     """The ads' stylesheet and beacon script, written once per page."""
+    return _assets(settings.STATIC_URL)
+
+
+@functools.lru_cache(maxsize=8)
+def _assets(static_url: str) -> SafeString:
+    # The same two hashed file names for as long as the process runs.
     return format_html(
         '<link rel="stylesheet" href="{}"><script src="{}" defer></script>',
         static("css/ads.css"),

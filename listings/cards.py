@@ -9,14 +9,15 @@ the cache (`listings.cache.card_bodies`). Only the shortlist heart, which
 depends on who is looking, is written per request.
 """
 
+import functools
 from urllib.parse import quote
 
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from listings.formatting import npr
 from nobroker.numbers import shown
@@ -116,6 +117,22 @@ def _rent_hint(listing) -> str:
     )
 
 
+@functools.lru_cache(maxsize=512)
+def _login_heart(path: str, language: str | None) -> SafeString:
+    """The same link on every card of a page, for visitors not logged in:
+    written once per page and language."""
+    label = _("Log in to shortlist")
+    return format_html(
+        '<a class="heart" href="{}?next={}" title="{}">'
+        '<span aria-hidden="true">♡</span>'
+        '<span class="visually-hidden">{}</span></a>',
+        reverse("accounts:login"),
+        quote(path, safe="/"),
+        label,
+        label,
+    )
+
+
 class Hearts:
     """Writes the shortlist heart of each card for one request.
 
@@ -133,17 +150,7 @@ class Hearts:
             self.token = get_token(request)
             self.anonymous = None
         else:
-            # The same link on every card: written once per page.
-            label = _("Log in to shortlist")
-            self.anonymous = format_html(
-                '<a class="heart" href="{}?next={}" title="{}">'
-                '<span aria-hidden="true">♡</span>'
-                '<span class="visually-hidden">{}</span></a>',
-                reverse("accounts:login"),
-                quote(self.path, safe="/"),
-                label,
-                label,
-            )
+            self.anonymous = _login_heart(self.path, get_language())
 
     def __call__(self, listing) -> SafeString:
         if self.anonymous is not None:
