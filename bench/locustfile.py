@@ -39,6 +39,10 @@ def _data() -> dict:
 
 
 DATA = _data()
+# The conversations each kit account has started, and how many it starts at
+# most: the talk then goes on in them.
+CONVERSATIONS: dict[str, list[str]] = {}
+NEW_CONVERSATIONS = 3
 
 
 @events.test_start.add_listener
@@ -153,19 +157,28 @@ class Person(HttpUser):
         )
 
     def message(self):
-        listing = random.choice(DATA["listings"])
-        token = self._token(listing, "/rent/<id>/<slug>/")
-        pk = listing.strip("/").split("/")[1]
-        started = self._post(
-            f"/messages/start/{pk}/",
-            {"csrfmiddlewaretoken": token},
-            "/messages/start/<id>/ (POST)",
-            listing,
-        )
-        conversation = urlsplit(started.url).path
-        if not re.fullmatch(r"/messages/\d+/", conversation):
-            return  # already talking, or the form to write the first message
-        token = CSRF.search(started.text)
+        # As a tenant does: a few owners contacted, then the talk goes on in
+        # those conversations (starting one is limited to 30 an hour).
+        started = CONVERSATIONS.setdefault(self.account, [])
+        if len(started) >= NEW_CONVERSATIONS or (started and random.random() < 0.8):
+            conversation = random.choice(started)
+            page = self.client.get(conversation, name="/messages/<id>/")
+        else:
+            listing = random.choice(DATA["listings"])
+            token = self._token(listing, "/rent/<id>/<slug>/")
+            pk = listing.strip("/").split("/")[1]
+            page = self._post(
+                f"/messages/start/{pk}/",
+                {"csrfmiddlewaretoken": token},
+                "/messages/start/<id>/ (POST)",
+                listing,
+            )
+            conversation = urlsplit(page.url).path
+            if not re.fullmatch(r"/messages/\d+/", conversation):
+                return  # the form to write the first message
+            if conversation not in started:
+                started.append(conversation)
+        token = CSRF.search(page.text)
         self._post(
             conversation,
             {
