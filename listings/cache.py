@@ -26,7 +26,7 @@ CARD_TIMEOUT = DETAIL_TIMEOUT
 # This process's copy of the cards and listing pages it showed lately
 # (nobroker/recent.py).
 RECENT_CARDS = Recent(size=2000, seconds=60)
-RECENT_DETAILS = Recent(size=512, seconds=10)
+RECENT_DETAILS = Recent(size=256, seconds=10)
 
 
 # Every cached read needs the version, so each process reads it from the

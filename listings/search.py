@@ -397,7 +397,7 @@ class Search:
 # page is not validated and resolved again on every request. A Search is
 # not changed once built; a change of the localities forgets them all
 # (listings/cache.py).
-RECENT_SEARCHES = Recent(size=256, seconds=30)
+RECENT_SEARCHES = Recent(size=128, seconds=30)
 
 
 def build_search(querydict) -> Search:
@@ -487,7 +487,7 @@ def _build_search(querydict) -> Search:
 
 # This process's copy of the results it read lately, by their versioned key
 # (nobroker/recent.py). Results are not changed by what shows them.
-RECENT_RESULTS = Recent(size=256, seconds=10)
+RECENT_RESULTS = Recent(size=128, seconds=10)
 
 
 def run_search(search: Search) -> dict:

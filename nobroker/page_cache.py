@@ -40,7 +40,7 @@ FRESH = re.compile("\x00([a-z_]+)\x01(.*?)\x00", re.DOTALL)
 HEADER = "X-Page-Cache"
 # This process's copy of the pages it served lately (nobroker/recent.py): a
 # busy page is then not read from Redis and unpickled on every request.
-RECENT = Recent(size=512, seconds=10)
+RECENT = Recent(size=256, seconds=10)
 
 
 def _countable_anonymous(request) -> bool:
