@@ -43,6 +43,7 @@ DATA = _data()
 # most: the talk then goes on in them.
 CONVERSATIONS: dict[str, list[str]] = {}
 NEW_CONVERSATIONS = 3
+INBOX_LINK = re.compile(r'class="inbox__item[^"]*" href="(/messages/\d+/)"')
 
 
 @events.test_start.add_listener
@@ -142,8 +143,19 @@ class Person(HttpUser):
             if "sessionid" in self.client.cookies:
                 self.account = account
                 response.success()
+                self._known_conversations()
             else:
                 response.failure("login did not start a session")
+
+    def _known_conversations(self):
+        """The account's conversations, from its inbox: a person returning
+        to the site goes on with the owners they already wrote to."""
+        if self.account in CONVERSATIONS:
+            return
+        inbox = self.client.get("/messages/", name="/messages/")
+        CONVERSATIONS[self.account] = list(
+            dict.fromkeys(INBOX_LINK.findall(inbox.text))
+        )[:NEW_CONVERSATIONS]
 
     def shortlist(self):
         listing = random.choice(DATA["listings"])
