@@ -493,13 +493,8 @@ RECENT_RESULTS = Recent(size=128, seconds=10)
 def run_search(search: Search) -> dict:
     """One page of results and a capped count: two or three queries, any size."""
     key = listing_cache.search_key(search.cache_params)
-    cached = RECENT_RESULTS.get(key)
+    cached = RECENT_RESULTS.read("search", key)
     if cached is not None:
-        metrics.count_cache("search", hits=1, misses=0)
-        return cached
-    cached = metrics.cache_get("search", key)
-    if cached is not None:
-        RECENT_RESULTS.put(key, cached)
         return cached
     qs = search.queryset()
     # Counts at most MAX_RESULTS + 1 keys, never the whole result set.

@@ -22,7 +22,7 @@ from listings.search import (
     nearby_locality_ids,
     run_search,
 )
-from nobroker import metrics, page_cache
+from nobroker import page_cache
 from nobroker.charts import day_label, line_chart
 from nobroker.numbers import shown
 from nobroker.redirects import redirect_next
@@ -107,13 +107,8 @@ def _similar_queryset(listing):
 def _detail_bundle(pk: int) -> dict | None:
     """The listing, its photos and similar listings nearby, cached while unchanged."""
     key = listing_cache.detail_key(pk)
-    bundle = listing_cache.RECENT_DETAILS.get(key)
+    bundle = listing_cache.RECENT_DETAILS.read("listing_page", key)
     if bundle is not None:
-        metrics.count_cache("listing_page", hits=1, misses=0)
-        return bundle
-    bundle = metrics.cache_get("listing_page", key)
-    if bundle is not None:
-        listing_cache.RECENT_DETAILS.put(key, bundle)
         return bundle
     listing = Listing.objects.select_related("locality", "owner").filter(pk=pk).first()
     if listing is None:

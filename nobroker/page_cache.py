@@ -29,7 +29,6 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import get_language
 
 from listings import cache as listing_cache
-from nobroker import metrics
 from nobroker.recent import Recent
 
 # The marks a `{% fresh %}` block writes around itself while its page is
@@ -87,15 +86,10 @@ def serve(request, fresh: dict | None = None) -> HttpResponse | None:
     if not _countable_anonymous(request):
         return None
     page_key = key(request)
-    entry = RECENT.get(page_key)
-    if entry is not None:
-        metrics.count_cache("page", hits=True, misses=False)
-    else:
-        entry = metrics.cache_get("page", page_key)
-        if entry is None:
-            request._page_cache_key = page_key
-            return None
-        RECENT.put(page_key, entry)
+    entry = RECENT.read("page", page_key)
+    if entry is None:
+        request._page_cache_key = page_key
+        return None
     template = get_template(entry["template"]).template
     nodes = _fresh_nodes(template)
     context = Context({**(fresh or {}), "request": request, "user": request.user})

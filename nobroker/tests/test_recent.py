@@ -54,3 +54,22 @@ def test_a_busy_search_page_is_read_from_redis_once_then_from_memory(client):
             assert client.get(path)["X-Page-Cache"] == "hit"
     page_reads = [c for c in reads.call_args_list if str(c.args[0]).startswith("page:")]
     assert page_reads == []
+
+
+def test_read_takes_the_cache_value_once_and_counts_every_read_as_a_hit():
+    from django.core.cache import cache
+
+    from nobroker.metrics import CACHE_REQUESTS
+
+    def hits():
+        return CACHE_REQUESTS.labels("page", "hit")._value.get()
+
+    recent = Recent(size=10, seconds=60)
+    cache.set("page:test-read", {"parts": ["x"]}, 30)
+    before = hits()
+    assert recent.read("page", "page:test-read") == {"parts": ["x"]}
+    cache.delete("page:test-read")
+    # Now only this process's copy has it.
+    assert recent.read("page", "page:test-read") == {"parts": ["x"]}
+    assert hits() == before + 2
+    assert recent.read("page", "page:nothing-here") is None
