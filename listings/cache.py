@@ -27,6 +27,9 @@ CARD_TIMEOUT = DETAIL_TIMEOUT
 # (nobroker/recent.py).
 RECENT_CARDS = Recent(size=2000, seconds=60)
 RECENT_DETAILS = Recent(size=256, seconds=10)
+# Result cards already joined into chunks for visitors not logged in, whose
+# hearts are one link per page: by version, language, page and listings.
+RECENT_CHUNKS = Recent(size=256, seconds=10)
 
 
 # Every cached read needs the version, so each process reads it from the
@@ -133,3 +136,31 @@ def card_bodies(listings) -> list[tuple]:
     if missing:
         cache.set_many(missing, CARD_TIMEOUT)
     return bodies
+
+
+def card_chunks(listings, hearts: cards.Hearts, every: int) -> list:
+    """The `<li>` of every listing's card with its heart, `every` cards to a
+    chunk (cards.render_cards). A visitor not logged in sees the same chunks
+    on every visit to a page, so they are joined once per page for a while."""
+    listings = list(listings)
+    key = None
+    if hearts.anonymous is not None:
+        key = (
+            current_version(),
+            get_language() or "",
+            hearts.path,
+            every,
+            tuple(listing.pk for listing in listings),
+        )
+        found = RECENT_CHUNKS.get(key)
+        if found is not None:
+            metrics.count_cache("cards", hits=len(listings), misses=0)
+            return found
+    bodies = card_bodies(listings)
+    chunks = [
+        cards.render_cards(bodies[start : start + every], hearts)
+        for start in range(0, len(bodies), every)
+    ]
+    if key is not None:
+        RECENT_CHUNKS.put(key, chunks)
+    return chunks

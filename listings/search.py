@@ -7,6 +7,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery
@@ -314,8 +315,10 @@ class Search:
     sort: str = "newest"
     page: int = 1
 
-    @property
+    @cached_property
     def cache_params(self) -> str:
+        # Worked out once: a Search is not changed once built, and the same
+        # object serves a busy query for a while (RECENT_SEARCHES).
         data = dict(self.form.cleaned_data)
         data.pop("q", None)
         data.pop("sort", None)

@@ -46,15 +46,18 @@ def normalise_value(value: str) -> str:
 
 
 def _normalised(query: QueryDict) -> QueryDict | None:
-    changed = False
-    copy = query.copy()
+    """A copy of `query` with its values normalised; None if none changed
+    (the usual case, which then copies nothing)."""
+    changes = {}
     for key, values in query.lists():
         new = [normalise_value(v) for v in values]
         if new != values:
-            copy.setlist(key, new)
-            changed = True
-    if not changed:
+            changes[key] = new
+    if not changes:
         return None
+    copy = query.copy()
+    for key, new in changes.items():
+        copy.setlist(key, new)
     copy._mutable = False
     return copy
 

@@ -157,6 +157,10 @@ def _pools() -> dict:
     return pools
 
 
+# Each pool's four gauges, looked up once per process (after every request).
+_pool_gauges: dict = {}
+
+
 def update_pool_gauges() -> None:
     for name, pools in _pools().items():
         size = in_use = waiting = largest = 0
@@ -166,10 +170,14 @@ def update_pool_gauges() -> None:
             in_use += stats.get("pool_size", 0) - stats.get("pool_available", 0)
             waiting += stats.get("requests_waiting", 0)
             largest += pool.max_size
-        POOL_SIZE.labels(name).set(size)
-        POOL_IN_USE.labels(name).set(in_use)
-        POOL_WAITING.labels(name).set(waiting)
-        POOL_MAX.labels(name).set(largest)
+        gauges = _pool_gauges.get(name)
+        if gauges is None:
+            gauges = _pool_gauges[name] = tuple(
+                gauge.labels(name)
+                for gauge in (POOL_SIZE, POOL_IN_USE, POOL_WAITING, POOL_MAX)
+            )
+        for gauge, value in zip(gauges, (size, in_use, waiting, largest), strict=True):
+            gauge.set(value)
 
 
 def websocket_opened() -> None:

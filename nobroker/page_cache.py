@@ -40,6 +40,8 @@ HEADER = "X-Page-Cache"
 # This process's copy of the pages it served lately (nobroker/recent.py): a
 # busy page is then not read from Redis and unpickled on every request.
 RECENT = Recent(size=256, seconds=10)
+# The digest of each address (host, path, query string) served lately.
+_DIGESTS = Recent(size=1024, seconds=600)
 
 
 def _countable_anonymous(request) -> bool:
@@ -53,9 +55,16 @@ def _countable_anonymous(request) -> bool:
 
 
 def key(request) -> str:
-    query = urlencode(sorted(request.GET.lists()), doseq=True)
-    where = f"{request.get_host()}{request.path}?{query}"
-    digest = hashlib.sha256(where.encode()).hexdigest()[:32]
+    # The query as the page reads it (after NepaliInputMiddleware) is a
+    # function of the query string sent, so the digest is worked out once per
+    # address a process serves lately.
+    sent = (request.get_host(), request.path, request.META.get("QUERY_STRING", ""))
+    digest = _DIGESTS.get(sent)
+    if digest is None:
+        query = urlencode(sorted(request.GET.lists()), doseq=True)
+        where = f"{sent[0]}{sent[1]}?{query}"
+        digest = hashlib.sha256(where.encode()).hexdigest()[:32]
+        _DIGESTS.put(sent, digest)
     version = listing_cache.current_version()
     return f"page:{version}:{get_language() or ''}:{digest}"
 

@@ -83,7 +83,6 @@ def search_result_cards(context, listings) -> SafeString:
         wanted = len(listings) // SEARCH_AD_EVERY
         if wanted:
             ads = serving.serve(request, _search_slot(search), count=wanted)
-    bodies = listing_cache.card_bodies([*boosted, *listings])
     parts = [
         format_html(
             '<li class="listing-card listing-card--boosted">'
@@ -93,14 +92,11 @@ def search_result_cards(context, listings) -> SafeString:
             body,
             hearts(listing),
         )
-        for listing, body in bodies[: len(boosted)]
+        for listing, body in listing_cache.card_bodies(boosted)
     ]
-    organic = bodies[len(boosted) :]
-    for start in range(0, len(organic), SEARCH_AD_EVERY):
-        parts.append(
-            cards.render_cards(organic[start : start + SEARCH_AD_EVERY], hearts)
-        )
-        n = start // SEARCH_AD_EVERY
+    chunks = listing_cache.card_chunks(listings, hearts, SEARCH_AD_EVERY)
+    for n, chunk in enumerate(chunks):
+        parts.append(chunk)
         if n < len(ads):
             parts.append(ads[n])
     html = "".join(parts)

@@ -73,3 +73,43 @@ def test_read_takes_the_cache_value_once_and_counts_every_read_as_a_hit():
     assert recent.read("page", "page:test-read") == {"parts": ["x"]}
     assert hits() == before + 2
     assert recent.read("page", "page:nothing-here") is None
+
+
+@pytest.mark.django_db
+def test_a_busy_search_page_joins_its_cards_once_for_visitors_not_logged_in(
+    client, django_user_model
+):
+    from listings import cards
+    from listings.tests.factories import ListingFactory
+
+    for n in range(3):
+        ListingFactory(title=f"Flat {n} in Thamel")
+    path = "/rent/?type=flat"
+    with mock.patch.object(cards, "render_cards", wraps=cards.render_cards) as joins:
+        first = client.get(path)
+        again = [client.get(path) for _ in range(3)]
+    assert joins.call_count == 1
+    assert all(page.content == first.content for page in again)
+    assert first.content.count(b'class="listing-card"') == 3
+
+    # A logged-in tenant's hearts are their own: their cards are joined anew.
+    tenant = django_user_model.objects.create_user(
+        email="tenant@example.com", password="pw-12345678"
+    )
+    client.force_login(tenant)
+    with mock.patch.object(cards, "render_cards", wraps=cards.render_cards) as joins:
+        client.get(path)
+        client.get(path)
+    assert joins.call_count == 2
+
+
+@pytest.mark.django_db
+def test_a_page_address_sent_in_another_order_is_the_same_cached_page(client):
+    from listings.tests.factories import ListingFactory
+
+    ListingFactory(title="Flat in Thamel")
+    assert client.get("/rent/?type=flat&sort=newest")["X-Page-Cache"] == "miss"
+    assert client.get("/rent/?sort=newest&type=flat")["X-Page-Cache"] == "hit"
+    # Nepali digits are read as the same rent.
+    assert client.get("/rent/?type=flat&rent_max=२००००")["X-Page-Cache"] == "miss"
+    assert client.get("/rent/?rent_max=20000&type=flat")["X-Page-Cache"] == "hit"
