@@ -41,12 +41,19 @@ class Recent:
             return found[1]
 
     def put(self, key, value, seconds: float | None = None) -> None:
-        expires = time.monotonic() + min(seconds or self.seconds, self.seconds)
+        now = time.monotonic()
+        expires = now + min(seconds or self.seconds, self.seconds)
         with self._lock:
-            self._items[key] = (expires, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            items = self._items
+            items[key] = (expires, value)
+            items.move_to_end(key)
+            # The least recently used go while there are too many, and while
+            # they are too old: a copy holds what was read in its last
+            # `seconds`, not everything that once filled it.
+            while items and (
+                len(items) > self.size or next(iter(items.values()))[0] <= now
+            ):
+                items.popitem(last=False)
 
     def read(self, use: str, key: str):
         """`metrics.cache_get(use, key)` with this copy in front: the value

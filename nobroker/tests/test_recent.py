@@ -113,3 +113,17 @@ def test_a_page_address_sent_in_another_order_is_the_same_cached_page(client):
     # Nepali digits are read as the same rent.
     assert client.get("/rent/?type=flat&rent_max=२००००")["X-Page-Cache"] == "miss"
     assert client.get("/rent/?rent_max=20000&type=flat")["X-Page-Cache"] == "hit"
+
+
+def test_what_has_expired_is_let_go_when_something_new_comes_in():
+    recent = Recent(size=100, seconds=10)
+    with mock.patch("nobroker.recent.time.monotonic", return_value=0.0):
+        for n in range(50):
+            recent.put(f"page:1:{n}", "x" * 1000)
+    with mock.patch("nobroker.recent.time.monotonic", return_value=5.0):
+        recent.put("page:1:new", "y")
+        assert len(recent._items) == 51
+    with mock.patch("nobroker.recent.time.monotonic", return_value=10.0):
+        recent.put("page:2:new", "z")
+    # Only what was put in the last ten seconds is held.
+    assert list(recent._items) == ["page:1:new", "page:2:new"]
