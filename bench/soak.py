@@ -8,9 +8,10 @@ sampled throughout.
 
 Reports the requests, failures, p50/p95/p99 and rate locust measured, the
 websocket sessions opened and failed, and for every process its memory (RSS)
-at the start and the end and the slope of a straight line fitted to its
-samples after the first two minutes (MB per minute). gunicorn's worker
-recycling (max_requests) is off for the soak, so a leak would show. Writes
+at the start, half-way and the end, and the slope of a straight line fitted
+to its samples after the first two minutes and over the second half of the
+run (MB per minute). gunicorn's worker recycling (max_requests) is off for
+the soak, so a leak would show. Writes
 bench/results/soak.json and the block in bench/README.md.
 """
 
@@ -256,11 +257,17 @@ def run(args, data: dict) -> dict:
             result["memory"] = {}
             for key, points in sampler.samples.items():
                 later = [p for p in points if p[0] >= WARMUP_MINUTES]
+                # The second half: whether a process has levelled off once
+                # its bounded in-memory copies have filled.
+                middle = points[-1][0] / 2
+                second_half = [p for p in points if p[0] >= middle]
                 result["memory"][key] = {
                     "start_mb": points[0][1],
+                    "middle_mb": second_half[0][1],
                     "end_mb": points[-1][1],
                     "slope_mb_per_min": _slope(later),
-                    "samples": len(points),
+                    "second_half_slope_mb_per_min": _slope(second_half),
+                    "samples": points,
                 }
             log_text = "".join(
                 path.read_text(errors="replace") for path in layout.logs.glob("*.log")
@@ -285,14 +292,22 @@ def report(result: dict, args, commit: str) -> str:
         f"failed: {result['websockets']['failed']}.",
         f"- Tracebacks in the servers' logs: {result['tracebacks_in_logs']}.",
         "",
-        f"| Process | RSS at start (MB) | RSS at end (MB) | Slope after {WARMUP_MINUTES} min (MB/min) |",
+        "| Process | RSS at start / half-way / end (MB) | "
+        f"Slope after {WARMUP_MINUTES} min (MB/min) | Slope in the second half (MB/min) |",
         "| --- | ---: | ---: | ---: |",
     ]
     for key, memory in sorted(result["memory"].items()):
-        slope = memory["slope_mb_per_min"]
+        slopes = [
+            "–" if slope is None else f"{slope:+.3f}"
+            for slope in (
+                memory["slope_mb_per_min"],
+                memory.get("second_half_slope_mb_per_min"),
+            )
+        ]
         lines.append(
-            f"| {key} | {memory['start_mb']:.1f} | {memory['end_mb']:.1f} | "
-            f"{'–' if slope is None else f'{slope:+.3f}'} |"
+            f"| {key} | {memory['start_mb']:.1f} / "
+            f"{memory.get('middle_mb', memory['start_mb']):.1f} / "
+            f"{memory['end_mb']:.1f} | {slopes[0]} | {slopes[1]} |"
         )
     lines += [
         "",
