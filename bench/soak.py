@@ -10,8 +10,10 @@ Reports the requests, failures, p50/p95/p99 and rate locust measured, the
 websocket sessions opened and failed, and for every process its memory (RSS)
 at the start, half-way and the end, and the slope of a straight line fitted
 to its samples after the first two minutes and over the second half of the
-run (MB per minute). gunicorn's worker recycling (max_requests) is off for
-the soak, so a leak would show. Writes
+run (MB per minute); beside RSS, the process's private memory (anonymous
+pages: what a leak grows) and the shared memory it has touched (nginx's
+shared zones, bounded by their configured size). gunicorn's worker recycling
+(max_requests) is off for the soak, so a leak would show. Writes
 bench/results/soak.json and the block in bench/README.md.
 """
 
@@ -54,6 +56,9 @@ def parse_args(argv):
     parser.add_argument("--wait", default="0.5,1.5", help="seconds between actions")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--sockets", type=int, default=20, help="websockets at once")
+    parser.add_argument(
+        "--socket-life", default="1,5", help="seconds each websocket stays open"
+    )
     return parser.parse_args(argv)
 
 
@@ -91,13 +96,22 @@ def prepare() -> dict:
     }
 
 
-def _rss_mb(pid: int) -> float | None:
+def _memory_mb(pid: int) -> dict[str, float] | None:
+    """The process's resident memory in MB: all of it (RSS), its own
+    anonymous pages (what a leak grows) and the shared memory it has touched
+    (nginx's shared zones, counted in its RSS as each page is first used)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-    return int(match.group(1)) / 1024 if match else None
+    found = dict(re.findall(r"^(VmRSS|RssAnon|RssShmem):\s+(\d+) kB", status, re.M))
+    if "VmRSS" not in found:
+        return None
+    return {
+        "rss": int(found["VmRSS"]) / 1024,
+        "private": int(found.get("RssAnon", 0)) / 1024,
+        "shared": int(found.get("RssShmem", 0)) / 1024,
+    }
 
 
 def _slope(points: list[tuple[float, float]]) -> float | None:
@@ -113,11 +127,38 @@ def _slope(points: list[tuple[float, float]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var
 
 
+def _memory_summary(points: list[tuple[float, float, float, float]]) -> dict:
+    """Start, half-way and end of one process's RSS, and the slopes of its RSS
+    and of its private memory after the warm-up and over the second half
+    (whether it has levelled off once its bounded in-memory copies filled)."""
+    middle = points[-1][0] / 2
+    later = [p for p in points if p[0] >= WARMUP_MINUTES]
+    second_half = [p for p in points if p[0] >= middle]
+
+    def slope(points, column):
+        return _slope([(p[0], p[column]) for p in points])
+
+    return {
+        "start_mb": points[0][1],
+        "middle_mb": second_half[0][1],
+        "end_mb": points[-1][1],
+        "slope_mb_per_min": slope(later, 1),
+        "second_half_slope_mb_per_min": slope(second_half, 1),
+        "private_start_mb": points[0][2],
+        "private_end_mb": points[-1][2],
+        "private_second_half_slope_mb_per_min": slope(second_half, 2),
+        "shared_start_mb": points[0][3],
+        "shared_end_mb": points[-1][3],
+        "samples": points,
+    }
+
+
 class Sampler(threading.Thread):
     def __init__(self, layout):
         super().__init__(daemon=True)
         self.layout = layout
-        self.samples: dict[str, list[tuple[float, float]]] = {}
+        # (minute, RSS, private, shared), in MB.
+        self.samples: dict[str, list[tuple[float, float, float, float]]] = {}
         self.stop = threading.Event()
         self.started = time.monotonic()
 
@@ -126,17 +167,27 @@ class Sampler(threading.Thread):
             minute = (time.monotonic() - self.started) / 60
             for name, pids in self.layout.pids().items():
                 for index, pid in enumerate(pids):
-                    rss = _rss_mb(pid)
-                    if rss is None:
+                    memory = _memory_mb(pid)
+                    if memory is None:
                         continue
                     role = "master" if index == 0 else f"worker {index}"
                     key = f"{name} {role} (pid {pid})"
-                    self.samples.setdefault(key, []).append((minute, rss))
+                    self.samples.setdefault(key, []).append(
+                        (minute, memory["rss"], memory["private"], memory["shared"])
+                    )
             self.stop.wait(SAMPLE_SECONDS)
 
 
-async def churn(url: str, origin: str, sockets: int, seconds: float, counts: dict):
-    """Opens and closes websockets all along: `sockets` at once, each for 1-5 s."""
+async def churn(
+    url: str,
+    origin: str,
+    sockets: int,
+    seconds: float,
+    counts: dict,
+    life: tuple[float, float] = (1, 5),
+):
+    """Opens and closes websockets all along: `sockets` at once, each open for
+    a time between the two of `life` (seconds)."""
     import random
 
     import websockets
@@ -157,7 +208,7 @@ async def churn(url: str, origin: str, sockets: int, seconds: float, counts: dic
                     if reply != {"type": "pong"}:
                         raise RuntimeError(reply)
                     counts["opened"] += 1
-                    await asyncio.sleep(random.uniform(1, 5))
+                    await asyncio.sleep(random.uniform(*life))
             except Exception:  # any failure to connect, answer or close counts
                 counts["failed"] += 1
                 await asyncio.sleep(1)
@@ -220,6 +271,7 @@ def run(args, data: dict) -> dict:
                         args.sockets,
                         seconds,
                         counts,
+                        tuple(float(x) for x in args.socket_life.split(",")),
                     )
                 ),
                 daemon=True,
@@ -254,21 +306,9 @@ def run(args, data: dict) -> dict:
                 failures_csv.read_text()[:2000] if failures_csv.exists() else ""
             )
             result["websockets"] = counts
-            result["memory"] = {}
-            for key, points in sampler.samples.items():
-                later = [p for p in points if p[0] >= WARMUP_MINUTES]
-                # The second half: whether a process has levelled off once
-                # its bounded in-memory copies have filled.
-                middle = points[-1][0] / 2
-                second_half = [p for p in points if p[0] >= middle]
-                result["memory"][key] = {
-                    "start_mb": points[0][1],
-                    "middle_mb": second_half[0][1],
-                    "end_mb": points[-1][1],
-                    "slope_mb_per_min": _slope(later),
-                    "second_half_slope_mb_per_min": _slope(second_half),
-                    "samples": points,
-                }
+            result["memory"] = {
+                key: _memory_summary(points) for key, points in sampler.samples.items()
+            }
             log_text = "".join(
                 path.read_text(errors="replace") for path in layout.logs.glob("*.log")
             )
@@ -282,7 +322,8 @@ def report(result: dict, args, commit: str) -> str:
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on commit {commit} with "
         f"`python -m bench.soak --minutes {args.minutes:g} --users {args.users} "
-        f"--wait {args.wait} --workers {args.workers} --sockets {args.sockets}`: "
+        f"--wait {args.wait} --workers {args.workers} --sockets {args.sockets} "
+        f"--socket-life {args.socket_life}`: "
         f"nginx (TLS) + gunicorn ({args.workers} workers) + 2 daphne, loopback only.",
         "",
         f"- Requests: {result['requests']:,} at {result['rate']:.1f} req/s; "
@@ -293,21 +334,23 @@ def report(result: dict, args, commit: str) -> str:
         f"- Tracebacks in the servers' logs: {result['tracebacks_in_logs']}.",
         "",
         "| Process | RSS at start / half-way / end (MB) | "
-        f"Slope after {WARMUP_MINUTES} min (MB/min) | Slope in the second half (MB/min) |",
-        "| --- | ---: | ---: | ---: |",
+        f"RSS slope after {WARMUP_MINUTES} min (MB/min) | RSS slope, second half "
+        "(MB/min) | Private memory start / end (MB) | Private memory slope, "
+        "second half (MB/min) | Shared memory touched, start / end (MB) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+
+    def signed(slope):
+        return "–" if slope is None else f"{slope:+.3f}"
+
     for key, memory in sorted(result["memory"].items()):
-        slopes = [
-            "–" if slope is None else f"{slope:+.3f}"
-            for slope in (
-                memory["slope_mb_per_min"],
-                memory.get("second_half_slope_mb_per_min"),
-            )
-        ]
         lines.append(
-            f"| {key} | {memory['start_mb']:.1f} / "
-            f"{memory.get('middle_mb', memory['start_mb']):.1f} / "
-            f"{memory['end_mb']:.1f} | {slopes[0]} | {slopes[1]} |"
+            f"| {key} | {memory['start_mb']:.1f} / {memory['middle_mb']:.1f} / "
+            f"{memory['end_mb']:.1f} | {signed(memory['slope_mb_per_min'])} | "
+            f"{signed(memory['second_half_slope_mb_per_min'])} | "
+            f"{memory['private_start_mb']:.1f} / {memory['private_end_mb']:.1f} | "
+            f"{signed(memory['private_second_half_slope_mb_per_min'])} | "
+            f"{memory['shared_start_mb']:.1f} / {memory['shared_end_mb']:.1f} |"
         )
     lines += [
         "",
