@@ -4,6 +4,7 @@ from django.utils.translation import gettext as _
 
 from listings import cache as listing_cache
 from listings import cards, formatting
+from listings.forms import field_html
 from listings.models import Listing
 from nobroker.bsdate import is_nepali, localise_digits
 
@@ -39,6 +40,12 @@ def floor_label(value) -> str:
         suffix = {1: "st", 2: "nd", 3: "rd"}.get(n if n < 20 else n % 10, "th")
         ordinal = f"{n}{suffix}"
     return _("%(ordinal)s floor") % {"ordinal": ordinal}
+
+
+@register.simple_tag
+def filter_field(field) -> str:
+    """One search filter as includes/field.html writes it (listings.forms.field_html)."""
+    return field_html(field)
 
 
 @register.simple_tag

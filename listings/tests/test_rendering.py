@@ -3,11 +3,12 @@
 import pytest
 from django.forms.renderers import DjangoTemplates
 from django.http import QueryDict
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from listings import cards, services
-from listings.forms import SearchForm
+from listings.forms import ListingForm, SearchForm, field_html
 from listings.models import Listing, Shortlist
 from listings.tests.factories import ListingFactory, photo_bytes
 
@@ -33,6 +34,46 @@ def test_search_form_widgets_are_the_same_markup_as_djangos_templates(query):
         assert str(written[name]) == str(templated[name]), name
     for ours, theirs in zip(written["type"], templated["type"], strict=True):
         assert ours.tag() == theirs.tag()
+
+
+FILTERS_AS_FIELDS = [
+    "rent_min", "rent_max", "bedrooms", "water_min", "furnishing", "parking",
+    "tenants", "available_by", "pets", "sort",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "rent_min=10000&rent_max=40000&bedrooms=2&furnishing=full&parking=car"
+        "&water_min=6&tenants=family&pets=on&available_by=2026-01-02&sort=rent_asc",
+        "rent_min=-5&rent_max=lots&bedrooms=99&water_min=25&furnishing=castle"
+        "&available_by=soon&sort=best",
+    ],
+)
+def test_a_filter_is_written_as_the_field_template_writes_it(client, query):
+    form = SearchForm(QueryDict(query))
+    form.is_valid()
+    if query.startswith("rent_min=-5"):
+        assert form["rent_min"].errors and form["available_by"].errors
+    page = client.get(f"{SEARCH}?{query}").content.decode()
+    for name in FILTERS_AS_FIELDS:
+        templated = render_to_string("includes/field.html", {"field": form[name]})
+        assert field_html(form[name]) == templated, name
+        assert templated.strip() in page, name
+
+
+def test_a_field_with_help_text_errors_or_required_is_written_the_same():
+    form = ListingForm(
+        data={"title": "<b>Flat</b>", "rent": "lots", "water_hours": "30"}
+    )
+    form.is_valid()
+    assert form["rent"].errors and form["locality"].errors
+    assert any(form[name].help_text for name in form.fields)
+    for name in form.fields:
+        templated = render_to_string("includes/field.html", {"field": form[name]})
+        assert field_html(form[name]) == templated, name
 
 
 def test_search_form_keeps_values_and_escapes_them():
