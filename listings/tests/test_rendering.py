@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from listings import cards, services
-from listings.forms import ListingForm, SearchForm, field_html
+from listings.forms import ListingForm, ReportForm, SearchForm, field_html
 from listings.models import Listing, Shortlist
 from listings.tests.factories import ListingFactory, photo_bytes
 
@@ -65,15 +65,18 @@ def test_a_filter_is_written_as_the_field_template_writes_it(client, query):
 
 
 def test_a_field_with_help_text_errors_or_required_is_written_the_same():
-    form = ListingForm(
+    listing = ListingForm(
         data={"title": "<b>Flat</b>", "rent": "lots", "water_hours": "30"}
     )
-    form.is_valid()
-    assert form["rent"].errors and form["locality"].errors
-    assert any(form[name].help_text for name in form.fields)
-    for name in form.fields:
-        templated = render_to_string("includes/field.html", {"field": form[name]})
-        assert field_html(form[name]) == templated, name
+    report = ReportForm(data={"reason": "castle"})  # radio buttons, one wrong
+    for form in (listing, report):
+        form.is_valid()
+        for name in form.fields:
+            templated = render_to_string("includes/field.html", {"field": form[name]})
+            assert field_html(form[name]) == templated, name
+    assert listing["rent"].errors and listing["locality"].errors
+    assert any(listing[name].help_text for name in listing.fields)
+    assert report["reason"].errors and 'type="radio"' in str(report["reason"])
 
 
 def test_search_form_keeps_values_and_escapes_them():
