@@ -126,16 +126,44 @@ def card_bodies(listings) -> list[tuple]:
         found.update(stored)
     missing = {}
     bodies = []
+    whole = _whole_listings(
+        [
+            listing
+            for key, listing in zip(keys, listings, strict=True)
+            if key not in found
+        ]
+    )
     for key, listing in zip(keys, listings, strict=True):
         body = found.get(key)
         if body is None:
-            body = cards.card_body(listing)
+            if listing.pk not in whole:
+                continue  # deleted since the search was cached
+            body = cards.card_body(whole[listing.pk])
             missing[key] = body
             RECENT_CARDS.put(key, body)
         bodies.append((listing, body))
     if missing:
         cache.set_many(missing, CARD_TIMEOUT)
     return bodies
+
+
+def _whole_listings(listings) -> dict:
+    """The listings whose cards are to be rendered, by id: models as they
+    are, search results (cards.ListingRef) read whole in one query."""
+    whole = {
+        listing.pk: listing
+        for listing in listings
+        if not isinstance(listing, cards.ListingRef)
+    }
+    refs = [listing.pk for listing in listings if listing.pk not in whole]
+    if refs:
+        from listings.models import Listing
+
+        whole.update(
+            (listing.pk, listing)
+            for listing in Listing.objects.filter(pk__in=refs).for_result_cards()
+        )
+    return whole
 
 
 def card_chunks(listings, hearts: cards.Hearts, every: int) -> list:

@@ -10,6 +10,7 @@ depends on who is looking, is written per request.
 """
 
 import functools
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.middleware.csrf import get_token
@@ -23,6 +24,30 @@ from listings.formatting import npr
 from nobroker.numbers import shown
 
 PHOTO_SIZES = "(min-width: 64rem) 33vw, (min-width: 40rem) 50vw, 100vw"
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRef:
+    """A listing as a page of search results carries it: what the page uses
+    around the shared card body (link, heart, map, counting), without the
+    model. A search keeps these in the cache, cheap to store and read; the
+    whole listing is read only to render a card not already cached
+    (`listings.cache.card_bodies`)."""
+
+    FIELDS = ("pk", "slug", "title", "owner_id", "locality_id")
+
+    pk: int
+    slug: str
+    title: str
+    owner_id: int
+    locality_id: int
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    def get_absolute_url(self) -> str:
+        return reverse("listings:detail", kwargs={"pk": self.pk, "slug": self.slug})
 
 
 def card_body(listing) -> SafeString:

@@ -19,6 +19,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from listings import cache as listing_cache
+from listings.cards import ListingRef
 from listings.forms import SearchForm
 from listings.models import Listing, Locality
 from nobroker import metrics
@@ -508,14 +509,16 @@ def run_search(search: Search) -> dict:
     listings = []
     if total:
         # The page's keys are found first, in order, from the indexes alone;
-        # only those rows are then read whole, so a deep page skips index
-        # entries rather than rows.
+        # only those rows are then read, so a deep page skips index entries
+        # rather than rows. A page carries a few columns per listing, not
+        # models: the cards themselves are cached (listings.cache.card_bodies).
         keys = qs.values("pk")[offset : offset + PAGE_SIZE]
-        listings = list(
-            Listing.objects.filter(pk__in=keys)
-            .for_result_cards()
+        listings = [
+            ListingRef(*row)
+            for row in Listing.objects.filter(pk__in=keys)
             .order_by(*SORTS[search.sort])
-        )
+            .values_list(*ListingRef.FIELDS)
+        ]
     result = {
         "listings": listings,
         "total": min(total, MAX_RESULTS),

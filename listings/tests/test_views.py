@@ -247,16 +247,22 @@ def test_search_page_query_count_does_not_grow_with_results(
 ):
     client.force_login(tenant)
     ListingFactory.create_batch(2)
-    client.get(SEARCH)  # warms the locality cache
-    # session, user, capped count, one page of listings, covers, shortlist ids
-    # (the header's counts are cached by the first request)
-    with django_assert_max_num_queries(6) as few:
+    # Warms the locality cache and the header's counts, showing no cards.
+    client.get(SEARCH, {"type": "shop"})
+    # session, user, capped count, the page's listings, shortlist ids, and for
+    # cards not yet cached their listings whole and their covers (the
+    # header's counts are cached by the first request)
+    with django_assert_max_num_queries(7) as few:
         client.get(SEARCH, {"type": "flat"})
     ListingFactory.create_batch(25)
-    with django_assert_max_num_queries(6) as many:
+    with django_assert_max_num_queries(7) as many:
         response = client.get(SEARCH, {"type": "flat", "sort": "rent_asc"})
     assert len(response.context["listings"]) == 20
     assert len(many.captured_queries) == len(few.captured_queries)
+    # Another search showing the same twenty: their cards come from the cache.
+    with django_assert_max_num_queries(5):
+        response = client.get(SEARCH, {"sort": "rent_asc"})
+    assert len(response.context["listings"]) == 20
 
 
 def test_free_text_finds_the_words_of_an_edited_listing_not_the_old_ones(client):
@@ -299,6 +305,39 @@ def test_card_shows_rent_the_nepali_way_and_facts(client):
     assert "Water 4 hrs/day" in html
     assert "2 bikes" in html and "1 car" in html
     assert "Verified owner" in html
+
+
+def test_search_results_carry_what_the_page_needs_and_cards_come_whole(client):
+    shown = ListingFactory(title="Flat by the stupa", rent=25000)
+    response = client.get(SEARCH)
+    (ref,) = response.context["listings"]
+    # The cached result is a few columns, not the model (listings.cards.ListingRef).
+    assert not isinstance(ref, Listing)
+    assert (ref.pk, ref.title, ref.owner_id, ref.locality_id) == (
+        shown.pk,
+        shown.title,
+        shown.owner_id,
+        shown.locality_id,
+    )
+    assert ref.get_absolute_url() == shown.get_absolute_url()
+    html = response.content.decode()
+    assert f'href="{shown.get_absolute_url()}"' in html
+    assert "Rs. 25,000" in html
+
+
+def test_a_listing_deleted_since_its_search_was_cached_leaves_no_card(db):
+    from listings import cache as listing_cache
+    from listings.cards import ListingRef
+
+    kept, gone = ListingFactory.create_batch(2)
+    refs = [
+        ListingRef(item.pk, item.slug, item.title, item.owner_id, item.locality_id)
+        for item in (kept, gone)
+    ]
+    Listing.objects.filter(pk=gone.pk).delete()
+    bodies = listing_cache.card_bodies(refs)
+    assert [ref.pk for ref, _ in bodies] == [kept.pk]
+    assert kept.title in bodies[0][1]
 
 
 def test_home_shows_newest_listings_or_an_honest_empty_state(client):
