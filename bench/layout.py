@@ -116,7 +116,7 @@ def pages(data: dict) -> list[tuple[str, list[str], bool]]:
         ("search, cached (one URL)", [search + "&rent_max=40000"], False),
         ("search, uncached (a new rent bound each request)", [search], True),
         (
-            "listing page (200 listings, cached after the first view)",
+            "listing page (200 listings, cached once seen)",
             data["details"],
             False,
         ),

@@ -9,6 +9,13 @@ boosted listings and ad cards): the cache keeps the page around them, and a
 hit renders only those blocks again, with a small context the view gives.
 The view's own counting runs before the cache is asked, so it runs on hits.
 
+A page is stored only once a process has been asked for it
+`PAGE_CACHE_MIN_USES` times (2 by default) within `PAGE_CACHE_SECONDS`, as
+nginx's `proxy_cache_min_uses` does: most searches are typed once, and
+storing each would cost the request that made it and fill Redis with pages
+nobody reads. A busy page is then rendered a few times (up to once per
+process plus one) before every process reads it from the cache.
+
 Never cached: a page for a logged-in person or anyone with a session or
 flash-message cookie, a page that used the CSRF token or the CSP nonce of its
 request (both belong to one visitor), a page that sets a cookie, anything
@@ -42,6 +49,8 @@ HEADER = "X-Page-Cache"
 RECENT = Recent(size=256, seconds=10)
 # The digest of each address (host, path, query string) served lately.
 _DIGESTS = Recent(size=1024, seconds=600)
+# How often this process was asked lately for each page it has not stored.
+_ASKED = Recent(size=4096, seconds=600)
 
 
 def _countable_anonymous(request) -> bool:
@@ -88,6 +97,13 @@ def _fresh_nodes(template) -> dict:
     return nodes
 
 
+def _asked(page_key: str) -> int:
+    """Counts one more request for a page not in the cache; how many so far."""
+    asked = (_ASKED.get(page_key) or 0) + 1
+    _ASKED.put(page_key, asked, settings.PAGE_CACHE_SECONDS)
+    return asked
+
+
 def serve(request, fresh: dict | None = None) -> HttpResponse | None:
     """The cached page for this anonymous request, its fresh blocks rendered
     anew with `fresh` (plus request and user) as their context; else None,
@@ -98,6 +114,7 @@ def serve(request, fresh: dict | None = None) -> HttpResponse | None:
     entry = RECENT.read("page", page_key)
     if entry is None:
         request._page_cache_key = page_key
+        request._page_cache_asked = _asked(page_key)
         return None
     template = get_template(entry["template"]).template
     nodes = _fresh_nodes(template)
@@ -128,6 +145,8 @@ def keep(request, response, template_name: str):
         or request.user.is_authenticated
     ):
         return _headers(response, "skip")
+    if request._page_cache_asked < settings.PAGE_CACHE_MIN_USES:
+        return _headers(response, "miss")
     parts, names, start = [], [], 0
     for found in FRESH.finditer(html):
         parts.append(html[start : found.start()])

@@ -255,6 +255,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Seconds a whole home, search or listing page is kept for visitors who are
 # not logged in (nobroker/page_cache.py); 0 turns the page cache off.
 PAGE_CACHE_SECONDS = int(env("PAGE_CACHE_SECONDS", "30"))
+# A page is stored once a process has been asked for it this many times
+# within PAGE_CACHE_SECONDS: a search nobody repeats costs no store.
+PAGE_CACHE_MIN_USES = max(1, int(env("PAGE_CACHE_MIN_USES", "2")))
 REDIS_URL = env("REDIS_URL")
 # Keys and pub/sub channels of one site (or one test run) sharing a Redis server.
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", "nbk")

@@ -30,6 +30,9 @@ def _own_ads_and_counts(settings):
     """Ads and counts of this test only, as in the ads tests."""
     settings.REDIS_KEY_PREFIX = f"test-page-{uuid.uuid4().hex[:10]}"
     settings.PAGE_CACHE_SECONDS = 30
+    # Stored on the first view: these tests are about what a stored page
+    # serves (the default's wait for a second view is tested on its own).
+    settings.PAGE_CACHE_MIN_USES = 1
     reset_store()
     counting.reset_backend()
     serving.index_forget_locally()
@@ -47,6 +50,29 @@ def _own_ads_and_counts(settings):
 
 def _get(client, url, **extra):
     return client.get(url, HTTP_USER_AGENT=BROWSER, **extra)
+
+
+def test_a_page_is_stored_only_once_it_is_asked_for_again(client, settings):
+    from unittest import mock
+
+    from django.core.cache import cache
+
+    settings.PAGE_CACHE_MIN_USES = 2
+    ListingFactory.create_batch(3)
+    with mock.patch.object(cache, "set", wraps=cache.set) as stores:
+        # A search typed once is served and never stored.
+        once = _get(client, SEARCH + "?type=flat&rent_max=31234")
+        assert once[page_cache.HEADER] == "miss"
+        assert once.status_code == 200 and b"listing-card" in once.content
+        assert not [c for c in stores.call_args_list if c.args[0].startswith("page:")]
+        # Asked for again (in any parameter order), it is stored; then served.
+        assert _get(client, SEARCH + "?type=flat")[page_cache.HEADER] == "miss"
+        second = _get(client, SEARCH + "?type=flat")
+        assert second[page_cache.HEADER] == "miss"
+        assert [c for c in stores.call_args_list if c.args[0].startswith("page:")]
+    third = _get(client, SEARCH + "?type=flat")
+    assert third[page_cache.HEADER] == "hit"
+    assert third.content == second.content
 
 
 def test_a_second_anonymous_search_comes_from_the_cache_without_sql(client):
