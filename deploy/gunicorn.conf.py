@@ -9,7 +9,9 @@ import os
 
 wsgi_app = "nobroker.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8001").split(",")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Twice the cores unless told: a worker waiting on the database leaves its
+# core to another (bench/README.md, "What the layout table shows").
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
 # Sync workers: one request at a time, no thread switching; measured faster
 # for pages than daphne at the same core count (bench/README.md, "Layout").
 worker_class = "sync"

@@ -38,7 +38,12 @@ class Command(BaseCommand):
         pool = _env_int("DATABASE_POOL_MAX", 20)
         options = {
             "--machines": ("MACHINES", 1, "machines running the processes below"),
-            "--page-processes": ("WEB_CONCURRENCY", 2, "page processes per machine"),
+            # gunicorn's own default (deploy/gunicorn.conf.py): twice the cores.
+            "--page-processes": (
+                "WEB_CONCURRENCY",
+                2 * (os.cpu_count() or 1),
+                "page processes per machine",
+            ),
             "--page-pool": ("PAGE_POOL_MAX", pool, "pool size of a page process"),
             "--websocket-processes": (
                 "WEBSOCKET_PROCESSES",
